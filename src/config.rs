@@ -1,0 +1,492 @@
+//! The TOML configuration: serde structs that reject unknown keys, enums for closed choices,
+//! then a validation pass across fields. Every error names the key, its line and what would be
+//! valid. Paths come from the XDG directories unless `--config`/`--store` (or `HELPDESK_CONFIG`,
+//! `HELPDESK_STORE`) say otherwise.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}, line {line}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub account: Account,
+    pub imap: Option<Imap>,
+    pub smtp: Option<Smtp>,
+    pub ai: Ai,
+    pub tickets: Tickets,
+    pub sla: Sla,
+    pub import: Import,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Account {
+    pub name: String,
+    pub address: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Account {
+            name: "Support".into(),
+            address: None,
+            signature: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    Tls,
+    Starttls,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterIngest {
+    Seen,
+    Move(String),
+    Nothing,
+}
+
+impl FromStr for AfterIngest {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "seen" => Ok(AfterIngest::Seen),
+            "none" => Ok(AfterIngest::Nothing),
+            _ => match s.strip_prefix("move:") {
+                Some(folder) if !folder.trim().is_empty() => {
+                    Ok(AfterIngest::Move(folder.trim().to_owned()))
+                }
+                _ => Err(format!(
+                    "invalid value {s:?}, expected one of \"seen\", \"none\", \"move:FOLDER\""
+                )),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AfterIngest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imap {
+    pub host: String,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    #[serde(default = "default_tls")]
+    pub security: Security,
+    pub username: String,
+    pub password_command: Option<String>,
+    pub password_env: Option<String>,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    #[serde(default = "default_after_ingest")]
+    pub after_ingest: AfterIngest,
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_starttls")]
+    pub security: Security,
+    pub username: String,
+    pub password_command: Option<String>,
+    pub password_env: Option<String>,
+    #[serde(default = "default_sent")]
+    pub save_sent: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Openai,
+    Offline,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ai {
+    pub provider: Provider,
+    pub base_url: String,
+    pub model: String,
+    pub api_key_env: Option<String>,
+    pub max_concurrent: u32,
+    pub timeout_seconds: u64,
+}
+
+impl Default for Ai {
+    fn default() -> Self {
+        Ai {
+            provider: Provider::Offline,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            api_key_env: None,
+            max_concurrent: 4,
+            timeout_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tickets {
+    pub prefix: String,
+    pub acknowledge: bool,
+    pub reopen_closed_days: u32,
+}
+
+impl Default for Tickets {
+    fn default() -> Self {
+        Tickets {
+            prefix: "TKT".into(),
+            acknowledge: false,
+            reopen_closed_days: 14,
+        }
+    }
+}
+
+/// Hours to first response, by priority.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sla {
+    pub urgent: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+}
+
+impl Default for Sla {
+    fn default() -> Self {
+        Sla {
+            urgent: 2,
+            high: 4,
+            medium: 24,
+            low: 72,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Import {
+    pub max_attachment_mb: u32,
+}
+
+impl Default for Import {
+    fn default() -> Self {
+        Import {
+            max_attachment_mb: 25,
+        }
+    }
+}
+
+fn default_imap_port() -> u16 {
+    993
+}
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_tls() -> Security {
+    Security::Tls
+}
+fn default_starttls() -> Security {
+    Security::Starttls
+}
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_after_ingest() -> AfterIngest {
+    AfterIngest::Seen
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_sent() -> Option<String> {
+    Some("Sent".into())
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let de = toml::de::Deserializer::parse(text).map_err(|e| syntax(text, path, &e))?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner
+                .span()
+                .map(|s| line_of(text, s.start))
+                .or_else(|| locate(text, &key))
+                .unwrap_or(1);
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                key,
+                message: inner.message().trim().to_owned(),
+            }
+        })?;
+        config.validate().map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: locate(text, &key).unwrap_or(1),
+            key,
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks across fields; an error names the key and what would be valid.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_owned(), m));
+        if let Some(a) = &self.account.address
+            && !is_address(a)
+        {
+            return err(
+                "account.address",
+                format!("{a:?} is not an email address; write it as name@example.com"),
+            );
+        }
+        let p = &self.tickets.prefix;
+        if p.is_empty()
+            || p.len() > 10
+            || !p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            || !p.starts_with(|c: char| c.is_ascii_uppercase())
+        {
+            return err(
+                "tickets.prefix",
+                format!("{p:?} is not valid: use 1 to 10 capital letters or digits, starting with a letter (e.g. \"TKT\")"),
+            );
+        }
+        for (section, host, security) in [
+            ("imap", self.imap.as_ref().map(|i| &i.host), self.imap.as_ref().map(|i| i.security)),
+            ("smtp", self.smtp.as_ref().map(|s| &s.host), self.smtp.as_ref().map(|s| s.security)),
+        ] {
+            if let (Some(host), Some(Security::None)) = (host, security)
+                && !is_loopback(host)
+            {
+                return err(
+                    &format!("{section}.security"),
+                    format!("\"none\" (plaintext) is only allowed for 127.0.0.1/localhost, not {host:?}; use \"tls\" or \"starttls\""),
+                );
+            }
+        }
+        if self.ai.max_concurrent == 0 || self.ai.max_concurrent > 64 {
+            return err(
+                "ai.max_concurrent",
+                format!("{} is out of range; use 1 to 64", self.ai.max_concurrent),
+            );
+        }
+        if self.ai.provider == Provider::Openai
+            && !(self.ai.base_url.starts_with("https://") || self.ai.base_url.starts_with("http://"))
+        {
+            return err(
+                "ai.base_url",
+                format!("{:?} is not an http(s) URL", self.ai.base_url),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn max_attachment_bytes(&self) -> usize {
+        self.import.max_attachment_mb as usize * 1024 * 1024
+    }
+}
+
+fn is_address(a: &str) -> bool {
+    match a.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !a.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        }
+        None => false,
+    }
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn syntax(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    match e.span() {
+        Some(s) => ConfigError::Invalid {
+            path: path.to_owned(),
+            line: line_of(text, s.start),
+            key: "(syntax)".into(),
+            message: e.message().trim().to_owned(),
+        },
+        None => ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.message().trim().to_owned(),
+        },
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of `section.key` in the file (or of the section header for `section`).
+fn locate(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = match dotted.rsplit_once('.') {
+        Some((s, k)) => (s, Some(k)),
+        None => (dotted, None),
+    };
+    let mut current = String::new();
+    let mut header_line = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            current = name.trim().to_owned();
+            if current == section {
+                header_line = Some(i + 1);
+            }
+            continue;
+        }
+        if current == section
+            && let Some(k) = key
+            && t.split('=').next().map(str::trim) == Some(k)
+        {
+            return Some(i + 1);
+        }
+    }
+    header_line
+}
+
+/// Where helpdesk keeps its files, from `directories` unless overridden.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config: PathBuf,
+    pub store: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn resolve(config: Option<PathBuf>, store: Option<PathBuf>) -> Paths {
+        let dirs = directories::ProjectDirs::from("", "", "helpdesk");
+        let fallback = || PathBuf::from(".helpdesk");
+        let config = config.unwrap_or_else(|| {
+            dirs.as_ref()
+                .map_or_else(fallback, |d| d.config_dir().to_owned())
+                .join("config.toml")
+        });
+        let store = store.unwrap_or_else(|| {
+            dirs.as_ref()
+                .map_or_else(fallback, |d| d.data_dir().to_owned())
+                .join("helpdesk.sqlite3")
+        });
+        let log_dir = dirs
+            .as_ref()
+            .map(|d| d.state_dir().unwrap_or(d.data_local_dir()).to_owned())
+            .unwrap_or_else(fallback);
+        Paths {
+            config,
+            store,
+            log_dir,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("c.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../config.example.toml");
+        let c = parse(text).unwrap();
+        assert_eq!(c.tickets.prefix, "TKT");
+        assert!(c.imap.is_some() && c.smtp.is_some());
+    }
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.sla.medium, 24);
+        assert_eq!(c.ai.provider, Provider::Offline);
+    }
+
+    #[test]
+    fn unknown_key_names_key_line_and_valid_keys() {
+        let e = parse("[account]\nname = \"x\"\n\n[tickets]\nprefx = \"TKT\"\n").unwrap_err();
+        assert!(e.contains("line 5"), "{e}");
+        assert!(e.contains("prefx"), "{e}");
+        assert!(e.contains("prefix"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let e = parse("[imap]\nhost = \"h\"\nusername = \"u\"\nport = \"993\"\n").unwrap_err();
+        assert!(e.contains("line 4") && e.contains("imap.port"), "{e}");
+    }
+
+    #[test]
+    fn bad_enum_lists_valid_values() {
+        let e = parse("[imap]\nhost = \"h\"\nusername = \"u\"\nsecurity = \"ssl\"\n").unwrap_err();
+        assert!(e.contains("line 4") && e.contains("imap.security"), "{e}");
+        assert!(e.contains("tls") && e.contains("starttls") && e.contains("none"), "{e}");
+        let e = parse("[imap]\nhost = \"h\"\nusername = \"u\"\nafter_ingest = \"delete\"\n").unwrap_err();
+        assert!(e.contains("move:FOLDER") && e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let e = parse("[imap]\nhost = \"imap.example.com\"\nusername = \"u\"\nsecurity = \"none\"\n")
+            .unwrap_err();
+        assert!(e.contains("imap.security") && e.contains("line 4"), "{e}");
+        assert!(parse("[imap]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecurity = \"none\"\n").is_ok());
+        let e = parse("[tickets]\n\nprefix = \"tk-t\"\n").unwrap_err();
+        assert!(e.contains("tickets.prefix") && e.contains("line 3"), "{e}");
+        let e = parse("[account]\naddress = \"nobody\"\n").unwrap_err();
+        assert!(e.contains("account.address") && e.contains("line 2"), "{e}");
+    }
+}

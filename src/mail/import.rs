@@ -1,0 +1,91 @@
+//! The import stage: messages from files into the store, oldest first, committed in batches.
+//! A crash loses at most the batch in flight, and running the import again stores only what is
+//! missing (ingest is idempotent by Message-ID).
+
+use crate::store::{self, Store};
+
+use super::ingest::{Ingest, RawMessage, Summary};
+use super::source::Scan;
+
+/// Messages per write transaction: large enough to be fast, short enough that another process
+/// waiting on the store is not held up for long.
+const BATCH: usize = 500;
+/// …or this many bytes of raw mail, whichever comes first.
+const BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// A file that could not be read, with the reason.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub what: String,
+    pub error: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub summary: Summary,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Imports everything a [`Scan`] found. `source` labels the messages (`import`, `demo`);
+/// `progress(done, total)` is called after each batch.
+pub fn import(
+    store: &mut Store,
+    ingest: &Ingest,
+    scan: &Scan,
+    source: &str,
+    now: &dyn Fn() -> i64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> store::Result<ImportReport> {
+    let mut report = ImportReport {
+        skipped: scan
+            .unreadable
+            .iter()
+            .map(|(p, e)| Skipped {
+                what: p.display().to_string(),
+                error: e.clone(),
+            })
+            .collect(),
+        ..ImportReport::default()
+    };
+    let items = &scan.items;
+    let total = items.len() as u64;
+    let mut i = 0;
+    while i < items.len() {
+        let tx = store.write()?;
+        let (mut n, mut bytes) = (0, 0);
+        while i < items.len() && n < BATCH && bytes < BATCH_BYTES {
+            let item = &items[i];
+            i += 1;
+            n += 1;
+            let raw = match scan.read(item) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    report.skipped.push(Skipped {
+                        what: scan.describe(item),
+                        error: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            bytes += raw.len();
+            let label = format!("{source}:{}", scan.describe(item));
+            let r = ingest.one(
+                &tx,
+                &RawMessage {
+                    bytes: &raw,
+                    source: &label,
+                    mailbox: None,
+                    uidvalidity: None,
+                    uid: None,
+                },
+                now(),
+            )?;
+            report
+                .summary
+                .add(&r.outcome, r.class, r.parse_error.is_some());
+        }
+        tx.commit()?;
+        progress(i as u64, total);
+    }
+    Ok(report)
+}

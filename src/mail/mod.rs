@@ -1,0 +1,10 @@
+//! Mail in and out: MIME parsing, loop and automatic-mail rules, quote splitting, file sources
+//! and the ingest stage that stores a message on its ticket.
+
+pub mod import;
+pub mod ingest;
+pub mod loops;
+pub mod parse;
+pub mod quotes;
+pub mod sanitize;
+pub mod source;

@@ -1,0 +1,406 @@
+//! MIME to [`Parsed`]: decoded headers, the text body split into new text, history and
+//! signature, attachments, and what loop detection needs. Built on mail-parser; never panics on
+//! any input (a failure becomes `Err` with the reason, and the caller keeps the raw bytes).
+
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+use super::quotes::{self, Split};
+use super::sanitize::{clean_line, clean_text};
+
+/// The header our outbound mail carries (RT-style loop prevention); its value is our address.
+pub const LOOP_HEADER: &str = "X-Helpdesk-Loop";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// Lowercased address.
+    pub addr: String,
+    pub name: Option<String>,
+}
+
+impl Mailbox {
+    pub fn local_part(&self) -> &str {
+        self.addr.rsplit_once('@').map_or(&self.addr, |(l, _)| l)
+    }
+}
+
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(n) if !n.is_empty() => write!(f, "{n} <{}>", self.addr),
+            _ => f.write_str(&self.addr),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ParsedAttachment {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub content_id: Option<String>,
+    pub inline: bool,
+    pub content: Vec<u8>,
+}
+
+/// The headers that say a message was sent by a machine (MAIL-RULES C2).
+#[derive(Debug, Clone, Default)]
+pub struct AutoHeaders {
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub x_autoreply: bool,
+    pub x_autorespond: bool,
+    pub x_auto_response_suppress: bool,
+    pub x_ms_exchange_inbox_rules_loop: bool,
+    pub x_loop: Option<String>,
+    pub list_id: Option<String>,
+    pub list_unsubscribe: bool,
+    pub x_fc_machinegenerated: bool,
+    pub return_path_empty: bool,
+    pub our_loop_header: Option<String>,
+    pub delivery_status_report: bool,
+}
+
+/// What a delivery status notification (RFC 3464) says.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryReport {
+    /// Status codes such as `5.1.1`.
+    pub statuses: Vec<String>,
+    pub final_recipients: Vec<String>,
+    pub diagnostic: Option<String>,
+    /// The Message-ID of the message that bounced, from the enclosed copy or headers.
+    pub original_message_id: Option<String>,
+}
+
+impl DeliveryReport {
+    pub fn is_permanent(&self) -> bool {
+        self.statuses.iter().any(|s| s.starts_with('5'))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub message_id: Option<String>,
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    pub date: Option<i64>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub body: Split,
+    /// `text/plain`, `text/html` or `none`.
+    pub body_source: &'static str,
+    pub attachments: Vec<ParsedAttachment>,
+    pub auto: AutoHeaders,
+    pub report: Option<DeliveryReport>,
+}
+
+/// The stable identity of a message without a Message-ID: a hash of its bytes with line ends
+/// normalized, so the same mail read from a file (LF) or over IMAP (CRLF) gets the same id.
+pub fn synthetic_id(raw: &[u8]) -> String {
+    let mut h = Sha256::new();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\r' && raw.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        h.update(&raw[i..i + 1]);
+        i += 1;
+    }
+    format!("sha256-{}@synthetic.helpdesk.invalid", &hex::encode(h.finalize())[..32])
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Parses raw RFC 5322 bytes. `Err` carries why the message could not be read as mail.
+pub fn parse(raw: &[u8]) -> Result<Parsed, String> {
+    match std::panic::catch_unwind(|| parse_inner(raw)) {
+        Ok(r) => r,
+        Err(_) => Err("the MIME parser failed on this message".into()),
+    }
+}
+
+fn parse_inner(raw: &[u8]) -> Result<Parsed, String> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err("the message is empty".into());
+    }
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or("no RFC 5322 header found")?;
+    let root_headers = msg.parts.first().map_or(0, |p| p.headers.len());
+    if root_headers == 0 {
+        return Err("no RFC 5322 header found".into());
+    }
+    if msg.from().is_none() && msg.subject().is_none() && msg.message_id().is_none() && msg.date().is_none() {
+        return Err("none of From, Subject, Date or Message-ID is present".into());
+    }
+
+    let message_id = msg.message_id().map(clean_id).filter(|s| !s.is_empty());
+    let subject = clean_line(&fix_c1(msg.subject().unwrap_or("")));
+    let date = msg
+        .date()
+        .filter(|d| d.is_valid())
+        .map(|d| d.to_timestamp());
+
+    let (body, body_source) = body(&msg);
+    let auto = auto_headers(&msg);
+    let report = delivery_report(&msg, auto.delivery_status_report);
+
+    Ok(Parsed {
+        message_id,
+        from: msg.from().and_then(first_mailbox),
+        reply_to: msg.reply_to().and_then(first_mailbox),
+        to: msg.to().map(mailboxes).unwrap_or_default(),
+        cc: msg.cc().map(mailboxes).unwrap_or_default(),
+        subject,
+        date,
+        in_reply_to: ids(msg.in_reply_to()),
+        references: ids(msg.references()),
+        body,
+        body_source,
+        attachments: attachments(&msg),
+        auto,
+        report,
+    })
+}
+
+fn clean_id(id: &str) -> String {
+    clean_line(id.trim().trim_start_matches('<').trim_end_matches('>'))
+        .replace(' ', "")
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    let list: Vec<String> = match v {
+        HeaderValue::Text(t) => vec![clean_id(t)],
+        HeaderValue::TextList(l) => l.iter().map(|t| clean_id(t)).collect(),
+        _ => Vec::new(),
+    };
+    list.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+fn to_mailbox(a: &mail_parser::Addr<'_>) -> Option<Mailbox> {
+    let addr = clean_line(a.address()?).to_lowercase();
+    if addr.is_empty() {
+        return None;
+    }
+    let name = a
+        .name()
+        .map(|n| clean_line(&fix_c1(n)))
+        .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&addr));
+    Some(Mailbox { addr, name })
+}
+
+fn first_mailbox(a: &Address<'_>) -> Option<Mailbox> {
+    a.iter().find_map(to_mailbox)
+}
+
+fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
+    a.iter().filter_map(to_mailbox).collect()
+}
+
+/// Text decoded as ISO-8859-1 turns bytes 0x80–0x9F into C1 controls; senders who label
+/// Windows-1252 text as ISO-8859-1 meant the Windows-1252 characters (MAIL-RULES C6.1).
+fn fix_c1(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if ('\u{80}'..='\u{9f}').contains(&c) {
+                let byte = [c as u32 as u8];
+                let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&byte);
+                decoded.chars().next().unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+fn body(msg: &Message<'_>) -> (Split, &'static str) {
+    let parts: Vec<&PartType<'_>> = msg
+        .text_body
+        .iter()
+        .filter_map(|&i| msg.parts.get(i as usize))
+        .map(|p| &p.body)
+        .collect();
+    match parts.as_slice() {
+        [] => (Split::default(), "none"),
+        [PartType::Html(html)] => (split_html(html), "text/html"),
+        many => {
+            let mut text = String::new();
+            let mut source = "text/plain";
+            for p in many {
+                let t = match p {
+                    PartType::Text(t) => t.to_string(),
+                    PartType::Html(h) => {
+                        source = "text/html";
+                        mail_parser::decoders::html::html_to_text(h)
+                    }
+                    _ => continue,
+                };
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(&t);
+            }
+            (quotes::split(&clean_text(&fix_c1(&text))), source)
+        }
+    }
+}
+
+/// HTML is cut at its quote markers before it becomes text, then each side is converted once.
+fn split_html(html: &str) -> Split {
+    let to_text = |h: &str| clean_text(&fix_c1(&mail_parser::decoders::html::html_to_text(h)));
+    if let Some(pos) = quotes::html_quote_start(html) {
+        let mut s = quotes::split(&to_text(&html[..pos]));
+        if !s.new_text.trim().is_empty() {
+            let rest = to_text(&html[pos..]);
+            s.quoted = if s.quoted.is_empty() {
+                rest.trim().to_owned()
+            } else {
+                format!("{}\n{}", s.quoted, rest.trim())
+            };
+            return s;
+        }
+    }
+    quotes::split(&to_text(html))
+}
+
+fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
+    match part.content_type() {
+        Some(ct) => match &ct.c_subtype {
+            Some(sub) => format!("{}/{}", ct.c_type, sub).to_ascii_lowercase(),
+            None => ct.c_type.to_ascii_lowercase(),
+        },
+        None => match part.body {
+            PartType::Message(_) => "message/rfc822".into(),
+            PartType::Text(_) => "text/plain".into(),
+            PartType::Html(_) => "text/html".into(),
+            _ => "application/octet-stream".into(),
+        },
+    }
+}
+
+fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
+    msg.attachments
+        .iter()
+        .filter_map(|&i| msg.parts.get(i as usize))
+        .map(|part| {
+            let content_type = content_type_of(part);
+            let filename = part
+                .attachment_name()
+                .map(|n| clean_line(n))
+                .filter(|n| !n.is_empty())
+                .or_else(|| {
+                    part.message()
+                        .and_then(|m| m.subject())
+                        .map(|s| format!("{}.eml", clean_line(s)))
+                });
+            let content_id = part
+                .content_id()
+                .map(|c| clean_id(c.trim_start_matches("cid:")));
+            let disposition_inline = part
+                .content_disposition()
+                .map(|d| d.c_type.eq_ignore_ascii_case("inline"));
+            let inline = disposition_inline.unwrap_or(content_id.is_some());
+            ParsedAttachment {
+                filename,
+                content_type,
+                content_id,
+                inline,
+                content: part.contents().to_vec(),
+            }
+        })
+        .collect()
+}
+
+fn raw_header<'a>(msg: &'a Message<'a>, name: &'a str) -> Option<&'a str> {
+    msg.header_raw(name).map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
+    let lower = |name: &str| raw_header(msg, name).map(|v| clean_line(v).to_ascii_lowercase());
+    let report = msg.content_type().is_some_and(|ct| {
+        ct.c_type.eq_ignore_ascii_case("multipart")
+            && ct
+                .c_subtype
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct.attributes.iter().flatten().any(|a| {
+                a.name.eq_ignore_ascii_case("report-type")
+                    && a.value.eq_ignore_ascii_case("delivery-status")
+            })
+    }) || msg
+        .parts
+        .iter()
+        .any(|p| content_type_of(p) == "message/delivery-status");
+    AutoHeaders {
+        auto_submitted: lower("Auto-Submitted"),
+        precedence: lower("Precedence"),
+        x_autoreply: raw_header(msg, "X-Autoreply").is_some(),
+        x_autorespond: raw_header(msg, "X-Autorespond").is_some(),
+        x_auto_response_suppress: raw_header(msg, "X-Auto-Response-Suppress").is_some(),
+        x_ms_exchange_inbox_rules_loop: raw_header(msg, "X-MS-Exchange-Inbox-Rules-Loop")
+            .is_some(),
+        x_loop: lower("X-Loop"),
+        list_id: lower("List-Id"),
+        list_unsubscribe: raw_header(msg, "List-Unsubscribe").is_some(),
+        x_fc_machinegenerated: raw_header(msg, "X-FC-Machinegenerated").is_some(),
+        return_path_empty: msg
+            .header_raw("Return-Path")
+            .is_some_and(|v| v.trim().trim_start_matches('<').trim_end_matches('>').trim().is_empty()),
+        our_loop_header: lower(LOOP_HEADER),
+        delivery_status_report: report,
+    }
+}
+
+fn delivery_report(msg: &Message<'_>, is_report: bool) -> Option<DeliveryReport> {
+    let mut r = DeliveryReport::default();
+    let mut found = false;
+    for part in &msg.parts {
+        let ct = content_type_of(part);
+        match ct.as_str() {
+            "message/delivery-status" | "message/global-delivery-status" => {
+                found = true;
+                let text = String::from_utf8_lossy(part.contents()).into_owned();
+                for line in text.lines() {
+                    let Some((k, v)) = line.split_once(':') else {
+                        continue;
+                    };
+                    let v = clean_line(v);
+                    match k.trim().to_ascii_lowercase().as_str() {
+                        "status" => r.statuses.push(v.split_whitespace().next().unwrap_or("").to_owned()),
+                        "final-recipient" | "original-recipient" => {
+                            let addr = v.rsplit(';').next().unwrap_or("").trim().to_lowercase();
+                            if !addr.is_empty() && !r.final_recipients.contains(&addr) {
+                                r.final_recipients.push(addr);
+                            }
+                        }
+                        "diagnostic-code" => r.diagnostic = Some(v),
+                        _ => {}
+                    }
+                }
+            }
+            "message/rfc822" | "message/global" if r.original_message_id.is_none() => {
+                r.original_message_id = part
+                    .message()
+                    .and_then(|m| m.message_id())
+                    .map(clean_id);
+            }
+            "text/rfc822-headers" | "message/rfc822-headers" if r.original_message_id.is_none() => {
+                let bytes = part.contents();
+                r.original_message_id = MessageParser::default()
+                    .parse_headers(bytes)
+                    .and_then(|m| m.message_id().map(clean_id));
+            }
+            _ => {}
+        }
+    }
+    (found || is_report).then_some(r)
+}

@@ -1,0 +1,302 @@
+//! Messages (raw bytes kept whole), their attachments, and the draft waiting on each ticket.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Direction, DraftState, MessageClass, Result};
+
+/// A message to store. Text fields are already sanitised for display.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub ticket_id: i64,
+    pub message_id: &'a str,
+    pub message_id_synthetic: bool,
+    pub direction: Direction,
+    pub class: MessageClass,
+    pub class_reason: Option<&'a str>,
+    pub from_addr: Option<&'a str>,
+    pub from_name: Option<&'a str>,
+    pub reply_to: Option<&'a str>,
+    pub to_addrs: &'a str,
+    pub cc_addrs: &'a str,
+    pub subject: &'a str,
+    pub sent_at: Option<i64>,
+    pub stored_at: i64,
+    pub in_reply_to: &'a str,
+    pub refs: &'a str,
+    pub body_text: &'a str,
+    pub quoted_text: &'a str,
+    pub signature_text: &'a str,
+    pub body_source: &'a str,
+    pub parse_error: Option<&'a str>,
+    pub raw: &'a [u8],
+    pub raw_sha256: &'a str,
+    pub source: &'a str,
+    pub mailbox: Option<&'a str>,
+    pub uidvalidity: Option<u32>,
+    pub uid: Option<u32>,
+}
+
+pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> Result<i64> {
+    let sender = match (m.from_name, m.from_addr) {
+        (Some(n), Some(a)) if !n.is_empty() => format!("{n} <{a}>"),
+        (_, Some(a)) => a.to_owned(),
+        (Some(n), None) => n.to_owned(),
+        (None, None) => String::new(),
+    };
+    conn.prepare_cached(
+        "INSERT INTO messages (ticket_id, message_id, message_id_synthetic, direction, class,
+             class_reason, from_addr, from_name, sender, reply_to, to_addrs, cc_addrs, subject,
+             sent_at, stored_at, in_reply_to, refs, body_text, quoted_text, signature_text,
+             body_source, parse_error, raw, raw_size, raw_sha256, source, mailbox, uidvalidity, uid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+             ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+    )?
+    .execute(params![
+        m.ticket_id,
+        m.message_id,
+        m.message_id_synthetic,
+        m.direction,
+        m.class,
+        m.class_reason,
+        m.from_addr,
+        m.from_name,
+        sender,
+        m.reply_to,
+        m.to_addrs,
+        m.cc_addrs,
+        m.subject,
+        m.sent_at,
+        m.stored_at,
+        m.in_reply_to,
+        m.refs,
+        m.body_text,
+        m.quoted_text,
+        m.signature_text,
+        m.body_source,
+        m.parse_error,
+        m.raw,
+        m.raw.len() as i64,
+        m.raw_sha256,
+        m.source,
+        m.mailbox,
+        m.uidvalidity,
+        m.uid,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn exists(conn: &Connection, message_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
+        .exists([message_id])?)
+}
+
+/// A stored message found by its Message-ID: which ticket holds it and when it was written.
+#[derive(Debug, Clone, Copy)]
+pub struct Found {
+    pub ticket_id: i64,
+    pub row_id: i64,
+    pub direction: Direction,
+    pub sent_at: Option<i64>,
+}
+
+pub fn find(conn: &Connection, message_id: &str) -> Result<Option<Found>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT ticket_id, id, direction, sent_at FROM messages WHERE message_id = ?1",
+        )?
+        .query_row([message_id], |r| {
+            Ok(Found {
+                ticket_id: r.get(0)?,
+                row_id: r.get(1)?,
+                direction: r.get(2)?,
+                sent_at: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A stored message for display and export (the raw bytes are fetched apart, by [`raw`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub message_id: String,
+    pub message_id_synthetic: bool,
+    pub direction: Direction,
+    pub class: MessageClass,
+    pub class_reason: Option<String>,
+    pub from_addr: Option<String>,
+    pub from_name: Option<String>,
+    pub to: String,
+    pub cc: String,
+    pub subject: String,
+    pub date: Option<i64>,
+    pub stored_at: i64,
+    pub in_reply_to: String,
+    pub references: String,
+    pub body: String,
+    pub quoted: String,
+    pub signature: String,
+    pub body_source: String,
+    pub parse_error: Option<String>,
+    pub raw_size: i64,
+    pub source: String,
+    pub attachments: Vec<AttachmentRow>,
+}
+
+pub fn for_ticket(conn: &Connection, ticket_id: i64) -> Result<Vec<MessageRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, message_id, message_id_synthetic, direction, class, class_reason, from_addr,
+             from_name, to_addrs, cc_addrs, subject, sent_at, stored_at, in_reply_to, refs,
+             body_text, quoted_text, signature_text, body_source, parse_error, raw_size, source
+         FROM messages WHERE ticket_id = ?1 ORDER BY coalesce(sent_at, stored_at), id",
+    )?;
+    let mut rows = stmt
+        .query_map([ticket_id], |r| {
+            Ok(MessageRow {
+                id: r.get(0)?,
+                message_id: r.get(1)?,
+                message_id_synthetic: r.get(2)?,
+                direction: r.get(3)?,
+                class: r.get(4)?,
+                class_reason: r.get(5)?,
+                from_addr: r.get(6)?,
+                from_name: r.get(7)?,
+                to: r.get(8)?,
+                cc: r.get(9)?,
+                subject: r.get(10)?,
+                date: r.get(11)?,
+                stored_at: r.get(12)?,
+                in_reply_to: r.get(13)?,
+                references: r.get(14)?,
+                body: r.get(15)?,
+                quoted: r.get(16)?,
+                signature: r.get(17)?,
+                body_source: r.get(18)?,
+                parse_error: r.get(19)?,
+                raw_size: r.get(20)?,
+                source: r.get(21)?,
+                attachments: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for m in &mut rows {
+        m.attachments = attachments(conn, m.id)?;
+    }
+    Ok(rows)
+}
+
+/// The raw RFC 5322 bytes of a message, exactly as received.
+pub fn raw(conn: &Connection, message_id: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT raw FROM messages WHERE message_id = ?1")?
+        .query_row([message_id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
+}
+
+/// An attachment to store. `content` is None when it was over the size cap.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    pub filename: Option<&'a str>,
+    pub content_type: &'a str,
+    pub size: usize,
+    pub sha256: &'a str,
+    pub content_id: Option<&'a str>,
+    pub inline: bool,
+    pub content: Option<&'a [u8]>,
+    pub note: Option<&'a str>,
+}
+
+pub fn insert_attachment(conn: &Connection, message: i64, a: &NewAttachment<'_>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO attachments (message_id, filename, content_type, size, sha256, content_id,
+             inline, content, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        message,
+        a.filename,
+        a.content_type,
+        a.size as i64,
+        a.sha256,
+        a.content_id,
+        a.inline,
+        a.content,
+        a.note
+    ])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentRow {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_id: Option<String>,
+    pub inline: bool,
+    pub stored: bool,
+    pub note: Option<String>,
+}
+
+pub fn attachments(conn: &Connection, message: i64) -> Result<Vec<AttachmentRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT filename, content_type, size, sha256, content_id, inline, content IS NOT NULL, note
+         FROM attachments WHERE message_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([message], |r| {
+        Ok(AttachmentRow {
+            filename: r.get(0)?,
+            content_type: r.get(1)?,
+            size: r.get(2)?,
+            sha256: r.get(3)?,
+            content_id: r.get(4)?,
+            inline: r.get(5)?,
+            stored: r.get(6)?,
+            note: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A new customer turn needs an answer: the ticket's pending draft (if any) goes back to `new`
+/// and points at the newest message; otherwise a `new` draft is created.
+pub fn draft_for_new_turn(conn: &Connection, ticket_id: i64, message: i64, now: i64) -> Result<()> {
+    let pending: Option<(i64, DraftState)> = conn
+        .prepare_cached(
+            "SELECT id, state FROM drafts WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([ticket_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match pending {
+        Some((id, state)) if state.is_pending() => {
+            conn.prepare_cached(
+                "UPDATE drafts SET state = 'new', reply_to_message = ?2, updated_at = ?3
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, message, now])?;
+        }
+        _ => {
+            conn.prepare_cached(
+                "INSERT INTO drafts (ticket_id, reply_to_message, state, created_at, updated_at)
+                 VALUES (?1, ?2, 'new', ?3, ?3)",
+            )?
+            .execute(params![ticket_id, message, now])?;
+        }
+    }
+    Ok(())
+}
+
+/// The newest draft of a ticket, if any.
+pub fn latest_draft_state(conn: &Connection, ticket_id: i64) -> Result<Option<DraftState>> {
+    Ok(conn
+        .prepare_cached("SELECT state FROM drafts WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1")?
+        .query_row([ticket_id], |r| r.get(0))
+        .optional()?)
+}

@@ -1,0 +1,171 @@
+//! The ticket store: plain blocking rusqlite over one SQLite file, no tokio and nothing of the
+//! app above it. One file per table family; each query is written once, beside its row type.
+//!
+//! The file is created with mode 0600 (its directory 0700), opened in WAL mode with foreign
+//! keys on and a busy timeout, so that two `helpdesk` processes can share it: writers use short
+//! `BEGIN IMMEDIATE` transactions and wait for each other instead of failing.
+
+mod error;
+pub mod events;
+pub mod messages;
+mod migrate;
+pub mod search;
+pub mod states;
+pub mod tickets;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+pub use error::StoreError;
+pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
+pub use states::{Direction, DraftState, MessageClass, TicketStatus};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        create_private_file(path).map_err(|source| StoreError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure()?;
+        migrate::migrate(&mut store.conn, SCHEMA_VERSION)?;
+        Ok(store)
+    }
+
+    /// Opens the store without migrating: for tests that build earlier schema versions.
+    #[doc(hidden)]
+    pub fn open_at_version(path: &Path, version: u32) -> Result<Store> {
+        create_private_file(path).map_err(|source| StoreError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure()?;
+        migrate::migrate(&mut store.conn, version)?;
+        Ok(store)
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // journal_mode returns a row; the others do not.
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "store is not in WAL mode; concurrent readers will wait");
+        }
+        self.conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA cache_size = -16000;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so a
+    /// second process waits at the start instead of failing at its first write.
+    pub fn write(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        migrate::user_version(&self.conn)
+    }
+
+    /// A value from the `meta` table, created with `init` on first use.
+    pub fn meta_or_init(&mut self, key: &str, init: impl FnOnce() -> String) -> Result<String> {
+        let tx = self.write()?;
+        let existing: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .map(Some)
+            .or_else(no_row_is_none)?;
+        let value = match existing {
+            Some(v) => v,
+            None => {
+                let v = init();
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    rusqlite::params![key, v],
+                )?;
+                v
+            }
+        };
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+/// Turns "no row" into `None` for optional lookups.
+pub(crate) fn no_row_is_none<T>(e: rusqlite::Error) -> rusqlite::Result<Option<T>> {
+    match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+        e => Err(e),
+    }
+}
+
+/// Creates the store file with mode 0600 (and its directory with 0700) before SQLite opens it;
+/// SQLite gives the -wal and -shm files the same permissions as the database file.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::fs::{DirBuilder, OpenOptions};
+    #[cfg(unix)]
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        let mut builder = DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder.create(dir)?;
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?;
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Tickets, their numbering sequence and their participants.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Result, StoreError, TicketStatus};
+
+/// A ticket as stored, with its message count.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub number: String,
+    pub status: TicketStatus,
+    pub priority: Option<String>,
+    pub category: Option<String>,
+    pub requester: Requester,
+    pub subject: String,
+    pub message_count: i64,
+    pub flagged: bool,
+    pub review_reason: Option<String>,
+    pub linked_ticket: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_inbound_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Requester {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+/// What a new ticket starts with.
+#[derive(Debug, Clone)]
+pub struct NewTicket<'a> {
+    pub number: &'a str,
+    pub subject: &'a str,
+    pub subject_norm: &'a str,
+    pub requester_addr: &'a str,
+    pub requester_name: Option<&'a str>,
+    pub status: TicketStatus,
+    pub review_reason: Option<&'a str>,
+    pub flagged: bool,
+    pub linked_ticket_id: Option<i64>,
+    pub now: i64,
+}
+
+const SELECT: &str = "SELECT t.id, t.number, t.status, t.priority, t.category, t.requester_addr,
+        t.requester_name, t.subject,
+        (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id),
+        t.flagged, t.review_reason, (SELECT l.number FROM tickets l WHERE l.id = t.linked_ticket_id),
+        t.created_at, t.updated_at, t.last_inbound_at, t.closed_at
+    FROM tickets t";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
+    Ok(TicketRow {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        status: r.get(2)?,
+        priority: r.get(3)?,
+        category: r.get(4)?,
+        requester: Requester {
+            address: r.get(5)?,
+            name: r.get(6)?,
+        },
+        subject: r.get(7)?,
+        message_count: r.get(8)?,
+        flagged: r.get(9)?,
+        review_reason: r.get(10)?,
+        linked_ticket: r.get(11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+        last_inbound_at: r.get(14)?,
+        closed_at: r.get(15)?,
+    })
+}
+
+/// Hands out the next number of (prefix, year). Call inside the write transaction that inserts
+/// the ticket: the increment and the insert commit together or not at all.
+pub fn next_seq(conn: &Connection, prefix: &str, year: i32) -> Result<i64> {
+    Ok(conn.query_row(
+        "INSERT INTO ticket_seq (prefix, year, last) VALUES (?1, ?2, 1)
+         ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
+         RETURNING last",
+        params![prefix, year],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn insert(conn: &Connection, t: &NewTicket<'_>) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO tickets (number, subject, subject_norm, requester_addr, requester_name,
+             status, review_reason, flagged, linked_ticket_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+    )?
+    .execute(params![
+        t.number,
+        t.subject,
+        t.subject_norm,
+        t.requester_addr,
+        t.requester_name,
+        t.status,
+        t.review_reason,
+        t.flagged,
+        t.linked_ticket_id,
+        t.now
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<TicketRow> {
+    conn.prepare_cached(&format!("{SELECT} WHERE t.id = ?1"))?
+        .query_row([id], row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no ticket with id {id}")))
+}
+
+pub fn by_number(conn: &Connection, number: &str) -> Result<Option<TicketRow>> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT} WHERE t.number = ?1"))?
+        .query_row([number], row)
+        .optional()?)
+}
+
+/// The id and status of a ticket by number, for threading.
+pub fn state_by_number(conn: &Connection, number: &str) -> Result<Option<TicketState>> {
+    Ok(conn
+        .prepare_cached("SELECT id, status, closed_at FROM tickets WHERE number = ?1")?
+        .query_row([number], state_row)
+        .optional()?)
+}
+
+pub fn state(conn: &Connection, id: i64) -> Result<TicketState> {
+    Ok(conn
+        .prepare_cached("SELECT id, status, closed_at FROM tickets WHERE id = ?1")?
+        .query_row([id], state_row)?)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TicketState {
+    pub id: i64,
+    pub status: TicketStatus,
+    pub closed_at: Option<i64>,
+}
+
+fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketState> {
+    Ok(TicketState {
+        id: r.get(0)?,
+        status: r.get(1)?,
+        closed_at: r.get(2)?,
+    })
+}
+
+/// Which tickets to list, newest activity first.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<TicketStatus>,
+    pub limit: Option<u32>,
+    pub offset: u32,
+}
+
+pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<TicketRow>> {
+    let limit = filter.limit.map_or(-1, i64::from);
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE (?1 IS NULL OR t.status = ?1)
+         ORDER BY t.updated_at DESC, t.id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt.query_map(params![filter.status, limit, filter.offset], row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?)
+}
+
+/// Sets the status; `closed_at` follows it. Returns the previous status.
+pub fn set_status(
+    conn: &Connection,
+    id: i64,
+    status: TicketStatus,
+    now: i64,
+) -> Result<TicketStatus> {
+    let old: TicketStatus = conn
+        .prepare_cached("SELECT status FROM tickets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    conn.prepare_cached(
+        "UPDATE tickets SET status = ?2, updated_at = ?3,
+             closed_at = CASE WHEN ?2 = 'closed' THEN ?3 ELSE NULL END
+         WHERE id = ?1",
+    )?
+    .execute(params![id, status, now])?;
+    Ok(old)
+}
+
+/// Records that an inbound message arrived (the list sorts by activity).
+pub fn touch_inbound(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE tickets SET updated_at = ?2, last_inbound_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
+}
+
+pub fn touch(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE tickets SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Adds an address that may thread into the ticket by its tag; the first role stays.
+pub fn add_participant(conn: &Connection, ticket_id: i64, address: &str, role: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO participants (ticket_id, address, role) VALUES (?1, lower(?2), ?3)",
+    )?
+    .execute(params![ticket_id, address, role])?;
+    Ok(())
+}
+
+pub fn is_participant(conn: &Connection, ticket_id: i64, address: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM participants WHERE ticket_id = ?1 AND address = lower(?2)",
+        )?
+        .exists(params![ticket_id, address])?)
+}
+
+/// The newest other ticket of the same requester and normalized subject created since `since`:
+/// a merge suggestion (MAIL-RULES C3.5), never applied by itself.
+pub fn same_subject_since(
+    conn: &Connection,
+    requester: &str,
+    subject_norm: &str,
+    since: i64,
+    except: i64,
+) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, number FROM tickets
+             WHERE requester_addr = lower(?1) AND subject_norm = ?2 AND created_at >= ?3
+               AND id <> ?4
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![requester, subject_norm, since, except], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
