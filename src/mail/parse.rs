@@ -394,9 +394,11 @@ fn delivery_report(msg: &Message<'_>, is_report: bool) -> Option<DeliveryReport>
                     .map(clean_id);
             }
             "text/rfc822-headers" | "message/rfc822-headers" if r.original_message_id.is_none() => {
-                let bytes = part.contents();
+                // The enclosed headers usually lack the blank line that ends a header block.
+                let mut bytes = part.contents().to_vec();
+                bytes.extend_from_slice(b"\n\n");
                 r.original_message_id = MessageParser::default()
-                    .parse_headers(bytes)
+                    .parse_headers(&bytes)
                     .and_then(|m| m.message_id().map(clean_id));
             }
             _ => {}
