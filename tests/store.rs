@@ -1,0 +1,176 @@
+//! The store: migrations from every earlier version, file permissions, the append-only event
+//! log, and two processes writing at once.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use helpdesk::store::{SCHEMA_VERSION, Store, search};
+use rusqlite::params;
+use support::mail;
+
+fn schema(store: &Store) -> Vec<(String, String)> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// Rows every schema version since 1 can hold.
+fn seed_v1(store: &Store) {
+    let c = store.conn();
+    c.execute(
+        "INSERT INTO tickets (number, subject, subject_norm, requester_addr, status, created_at, updated_at)
+         VALUES ('TKT-2026-00001', 'Sync stuck', 'sync stuck', 'a@x.example', 'open', 1, 1)",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO messages (ticket_id, message_id, direction, class, subject, sender, body_text,
+             stored_at, raw, raw_size, raw_sha256, source)
+         VALUES (1, 'm1@x', 'inbound', 'human', 'Sync stuck', 'a@x.example', 'the quokka is stuck',
+             1, ?1, 3, 'h', 'test')",
+        params![b"raw".to_vec()],
+    )
+    .unwrap();
+}
+
+#[test]
+fn migrating_from_empty_and_from_every_earlier_version_gives_the_same_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = Store::open(&dir.path().join("fresh.sqlite3")).unwrap();
+    assert_eq!(fresh.schema_version().unwrap(), SCHEMA_VERSION);
+    let expected = schema(&fresh);
+    assert!(expected.iter().any(|(n, _)| n == "messages_fts"));
+
+    for from in 0..SCHEMA_VERSION {
+        let path = dir.path().join(format!("v{from}.sqlite3"));
+        {
+            let old = Store::open_at_version(&path, from).unwrap();
+            assert_eq!(old.schema_version().unwrap(), from);
+            if from >= 1 {
+                seed_v1(&old);
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION, "from v{from}");
+        assert_eq!(schema(&store), expected, "schema after migrating from v{from}");
+        let ok: String = store
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        if from >= 1 {
+            // Rows written before the search index existed are found by it.
+            let hits = search::tickets(store.conn(), "quokka", 10).unwrap();
+            assert_eq!(hits.len(), 1, "from v{from}");
+            assert_eq!(hits[0].number, "TKT-2026-00001");
+        }
+    }
+}
+
+#[test]
+fn a_store_from_a_newer_helpdesk_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let s = Store::open(&path).unwrap();
+    s.conn()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(s);
+    let e = Store::open(&path).err().unwrap().to_string();
+    assert!(e.contains("newer than this helpdesk knows"), "{e}");
+}
+
+#[test]
+fn the_store_file_is_private_and_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/s.sqlite3");
+    let s = Store::open(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dmode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dmode, 0o700);
+    let jm: String = s.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(jm, "wal");
+    let fk: i64 = s.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    assert_eq!(fk, 1);
+}
+
+#[test]
+fn events_are_append_only() {
+    let mut h = support::Harness::new();
+    h.ingest(&mail().from("a@x.example").subject("Hi").id("e1@x").build());
+    let c = h.store.conn();
+    let n: i64 = c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert!(n >= 1);
+    assert!(c.execute("UPDATE events SET detail = 'x'", []).is_err());
+    assert!(c.execute("DELETE FROM events", []).is_err());
+    let after: i64 = c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(after, n);
+}
+
+#[test]
+fn two_processes_importing_into_one_store_corrupt_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    // 300 messages each, 100 of them in both folders.
+    for i in 0..400 {
+        let raw = mail()
+            .from(&format!("c{i}@x.example"))
+            .subject(&format!("Question {i}"))
+            .id(&format!("m{i}@x.example"))
+            .build();
+        if i < 300 {
+            std::fs::write(a.join(format!("{i}.eml")), &raw).unwrap();
+        }
+        if i >= 200 {
+            std::fs::write(b.join(format!("{i}.eml")), &raw).unwrap();
+        }
+    }
+    let store = dir.path().join("shared.sqlite3");
+    let spawn = |folder: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_helpdesk"))
+            .args(["--store", store.to_str().unwrap(), "import", folder.to_str().unwrap()])
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("cfg"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (pa, pb) = (spawn(&a), spawn(&b));
+    let (oa, ob) = (pa.wait_with_output().unwrap(), pb.wait_with_output().unwrap());
+    assert!(oa.status.success(), "{}", String::from_utf8_lossy(&oa.stderr));
+    assert!(ob.status.success(), "{}", String::from_utf8_lossy(&ob.stderr));
+
+    let s = Store::open(&store).unwrap();
+    let c = s.conn();
+    let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+    let msgs: i64 = c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
+    let tickets: i64 = c.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0)).unwrap();
+    let distinct: i64 = c
+        .query_row("SELECT count(DISTINCT number) FROM tickets", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((msgs, tickets, distinct), (400, 400, 400));
+    let last: i64 = c.query_row("SELECT last FROM ticket_seq", [], |r| r.get(0)).unwrap();
+    assert_eq!(last, 400, "no number handed out twice or skipped");
+    // Both runs together saw every message once as new and the overlap once as duplicate.
+    let summary = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let dup = |s: &str| -> u64 {
+        s.split(", ")
+            .find(|p| p.ends_with("duplicates skipped"))
+            .and_then(|p| p.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(dup(&summary(&oa)) + dup(&summary(&ob)), 100);
+}
