@@ -267,12 +267,14 @@ impl Config {
                 message: inner.message().trim().to_owned(),
             }
         })?;
-        config.validate().map_err(|(key, message)| ConfigError::Invalid {
-            path: path.to_owned(),
-            line: locate(text, &key).unwrap_or(1),
-            key,
-            message,
-        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_owned(),
+                line: locate(text, &key).unwrap_or(1),
+                key,
+                message,
+            })?;
         Ok(config)
     }
 
@@ -290,24 +292,38 @@ impl Config {
         let p = &self.tickets.prefix;
         if p.is_empty()
             || p.len() > 10
-            || !p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
             || !p.starts_with(|c: char| c.is_ascii_uppercase())
         {
             return err(
                 "tickets.prefix",
-                format!("{p:?} is not valid: use 1 to 10 capital letters or digits, starting with a letter (e.g. \"TKT\")"),
+                format!(
+                    "{p:?} is not valid: use 1 to 10 capital letters or digits, starting with a letter (e.g. \"TKT\")"
+                ),
             );
         }
         for (section, host, security) in [
-            ("imap", self.imap.as_ref().map(|i| &i.host), self.imap.as_ref().map(|i| i.security)),
-            ("smtp", self.smtp.as_ref().map(|s| &s.host), self.smtp.as_ref().map(|s| s.security)),
+            (
+                "imap",
+                self.imap.as_ref().map(|i| &i.host),
+                self.imap.as_ref().map(|i| i.security),
+            ),
+            (
+                "smtp",
+                self.smtp.as_ref().map(|s| &s.host),
+                self.smtp.as_ref().map(|s| s.security),
+            ),
         ] {
             if let (Some(host), Some(Security::None)) = (host, security)
                 && !is_loopback(host)
             {
                 return err(
                     &format!("{section}.security"),
-                    format!("\"none\" (plaintext) is only allowed for 127.0.0.1/localhost, not {host:?}; use \"tls\" or \"starttls\""),
+                    format!(
+                        "\"none\" (plaintext) is only allowed for 127.0.0.1/localhost, not {host:?}; use \"tls\" or \"starttls\""
+                    ),
                 );
             }
         }
@@ -318,7 +334,8 @@ impl Config {
             );
         }
         if self.ai.provider == Provider::Openai
-            && !(self.ai.base_url.starts_with("https://") || self.ai.base_url.starts_with("http://"))
+            && !(self.ai.base_url.starts_with("https://")
+                || self.ai.base_url.starts_with("http://"))
         {
             return err(
                 "ai.base_url",
@@ -473,17 +490,24 @@ mod tests {
     fn bad_enum_lists_valid_values() {
         let e = parse("[imap]\nhost = \"h\"\nusername = \"u\"\nsecurity = \"ssl\"\n").unwrap_err();
         assert!(e.contains("line 4") && e.contains("imap.security"), "{e}");
-        assert!(e.contains("tls") && e.contains("starttls") && e.contains("none"), "{e}");
-        let e = parse("[imap]\nhost = \"h\"\nusername = \"u\"\nafter_ingest = \"delete\"\n").unwrap_err();
+        assert!(
+            e.contains("tls") && e.contains("starttls") && e.contains("none"),
+            "{e}"
+        );
+        let e = parse("[imap]\nhost = \"h\"\nusername = \"u\"\nafter_ingest = \"delete\"\n")
+            .unwrap_err();
         assert!(e.contains("move:FOLDER") && e.contains("line 4"), "{e}");
     }
 
     #[test]
     fn validation_names_the_key() {
-        let e = parse("[imap]\nhost = \"imap.example.com\"\nusername = \"u\"\nsecurity = \"none\"\n")
-            .unwrap_err();
+        let e =
+            parse("[imap]\nhost = \"imap.example.com\"\nusername = \"u\"\nsecurity = \"none\"\n")
+                .unwrap_err();
         assert!(e.contains("imap.security") && e.contains("line 4"), "{e}");
-        assert!(parse("[imap]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecurity = \"none\"\n").is_ok());
+        assert!(
+            parse("[imap]\nhost = \"127.0.0.1\"\nusername = \"u\"\nsecurity = \"none\"\n").is_ok()
+        );
         let e = parse("[tickets]\n\nprefix = \"tk-t\"\n").unwrap_err();
         assert!(e.contains("tickets.prefix") && e.contains("line 3"), "{e}");
         let e = parse("[account]\naddress = \"nobody\"\n").unwrap_err();

@@ -42,7 +42,12 @@ Message-ID: <our-reply-1@lumencloud.example>\n\
 
 fn cases() -> Vec<(&'static str, Vec<u8>, MessageClass, &'static str)> {
     vec![
-        ("bounce", dsn(), MessageClass::Bounce, "delivery status report"),
+        (
+            "bounce",
+            dsn(),
+            MessageClass::Bounce,
+            "delivery status report",
+        ),
         (
             "rfc3834",
             mail()
@@ -101,7 +106,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, MessageClass, &'static str)> {
         ),
         (
             "human",
-            mail().from("Hugo <hugo@x.example>").subject("Help").id("h@x.example").build(),
+            mail()
+                .from("Hugo <hugo@x.example>")
+                .subject("Help")
+                .id("h@x.example")
+                .build(),
             MessageClass::Human,
             "",
         ),
@@ -114,7 +123,10 @@ fn every_class_is_recognized_with_its_reason() {
     for (name, raw, class, reason) in cases() {
         let r = h.ingest(&raw);
         assert_eq!(r.class, Some(class), "{name}");
-        let id = helpdesk::mail::parse::parse(&raw).unwrap().message_id.unwrap();
+        let id = helpdesk::mail::parse::parse(&raw)
+            .unwrap()
+            .message_id
+            .unwrap();
         let number = h.number_of(&id);
         let msgs = messages::for_ticket(h.store.conn(), h.ticket(&number).id).unwrap();
         let m = msgs.iter().find(|m| m.message_id == id).unwrap();
@@ -131,7 +143,10 @@ fn automatic_mail_never_gets_a_draft_and_only_list_and_no_reply_stay_open_for_re
     let mut h = Harness::new();
     for (name, raw, class, _) in cases() {
         h.ingest(&raw);
-        let id = helpdesk::mail::parse::parse(&raw).unwrap().message_id.unwrap();
+        let id = helpdesk::mail::parse::parse(&raw)
+            .unwrap()
+            .message_id
+            .unwrap();
         let t = h.ticket(&h.number_of(&id));
         let draft = messages::latest_draft_state(h.store.conn(), t.id).unwrap();
         match class {
@@ -169,7 +184,10 @@ fn a_bounce_joins_the_ticket_of_the_message_that_bounced() {
     let events = h.events(&n);
     let (_, detail) = events.iter().find(|(k, _)| k == "bounce").unwrap();
     assert!(detail.contains("permanent failure"), "{detail}");
-    assert!(detail.contains("gone@customer.example") && detail.contains("5.1.1"), "{detail}");
+    assert!(
+        detail.contains("gone@customer.example") && detail.contains("5.1.1"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -183,15 +201,29 @@ fn ticket_show_prints_the_class_and_reason() {
     let config = dir.path().join("config.toml");
     std::fs::write(&config, format!("[account]\naddress = \"{SUPPORT}\"\n")).unwrap();
     let store = dir.path().join("s.sqlite3");
-    let base = ["--config", config.to_str().unwrap(), "--store", store.to_str().unwrap()];
-    let out = helpdesk(dir.path(), &[&base[..], &["import", mail_dir.to_str().unwrap()]].concat());
+    let base = [
+        "--config",
+        config.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    let out = helpdesk(
+        dir.path(),
+        &[&base[..], &["import", mail_dir.to_str().unwrap()]].concat(),
+    );
     assert!(out.status.success(), "{}", support::stderr(&out));
-    let list = helpdesk(dir.path(), &[&base[..], &["ticket", "list", "--json"]].concat());
+    let list = helpdesk(
+        dir.path(),
+        &[&base[..], &["ticket", "list", "--json"]].concat(),
+    );
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let mut seen = Vec::new();
     for t in tickets.as_array().unwrap() {
         let number = t["number"].as_str().unwrap();
-        let show = helpdesk(dir.path(), &[&base[..], &["ticket", "show", number]].concat());
+        let show = helpdesk(
+            dir.path(),
+            &[&base[..], &["ticket", "show", number]].concat(),
+        );
         let text = stdout(&show);
         for line in text.lines().filter(|l| l.starts_with("Class:")) {
             seen.push(line.to_owned());

@@ -15,7 +15,11 @@ impl Env {
         std::fs::create_dir(&m).unwrap();
         std::fs::write(
             m.join("1.eml"),
-            mail().from("Anna <anna@acme.example>").subject("Sync stuck").id("1@acme").build(),
+            mail()
+                .from("Anna <anna@acme.example>")
+                .subject("Sync stuck")
+                .id("1@acme")
+                .build(),
         )
         .unwrap();
         std::fs::write(
@@ -67,7 +71,15 @@ fn ticket_list_and_show_json_have_a_stable_shape() {
     assert!(out.status.success());
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let t = &list[0];
-    for key in ["number", "status", "priority", "category", "requester", "subject", "message_count"] {
+    for key in [
+        "number",
+        "status",
+        "priority",
+        "category",
+        "requester",
+        "subject",
+        "message_count",
+    ] {
         assert!(t.get(key).is_some(), "missing {key} in {t}");
     }
     assert_eq!(t["number"], "TKT-2026-00001");
@@ -86,7 +98,10 @@ fn ticket_list_and_show_json_have_a_stable_shape() {
     assert!(v["events"].as_array().unwrap().len() >= 2);
 
     let filtered = env.run(&["ticket", "list", "--status", "closed", "--json"]);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&filtered.stdout).unwrap(), serde_json::json!([]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&filtered.stdout).unwrap(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -94,7 +109,10 @@ fn ticket_show_folds_history_unless_full() {
     let env = Env::new();
     env.run(&["import", &env.mail_dir()]);
     let folded = stdout(&env.run(&["ticket", "show", "TKT-2026-00001"]));
-    assert!(folded.contains("[quoted history: 2 lines folded; --full shows them]"), "{folded}");
+    assert!(
+        folded.contains("[quoted history: 2 lines folded; --full shows them]"),
+        "{folded}"
+    );
     assert!(!folded.contains("> Hello"));
     let full = stdout(&env.run(&["ticket", "show", "TKT-2026-00001", "--full"]));
     assert!(full.contains("> Hello"));
@@ -106,7 +124,11 @@ fn errors_name_the_problem_and_exit_codes_follow_the_rules() {
     // Unknown ticket: failed (1) with a hint.
     let out = env.run(&["ticket", "show", "TKT-2026-00099"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no ticket TKT-2026-00099"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no ticket TKT-2026-00099"),
+        "{}",
+        stderr(&out)
+    );
     // Bad usage: 2.
     let out = env.run(&["ticket", "list", "--status", "pending"]);
     assert_eq!(out.status.code(), Some(2));
@@ -123,7 +145,10 @@ fn errors_name_the_problem_and_exit_codes_follow_the_rules() {
     let out = env.run(&["--config", cfg.to_str().unwrap(), "ticket", "list"]);
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
-    assert!(e.contains("line 3") && e.contains("tickets.acknowledge"), "{e}");
+    assert!(
+        e.contains("line 3") && e.contains("tickets.acknowledge"),
+        "{e}"
+    );
     // An explicit config that does not exist: 2.
     let out = env.run(&["--config", "/nonexistent.toml", "ticket", "list"]);
     assert_eq!(out.status.code(), Some(2));
@@ -135,7 +160,10 @@ fn first_run_without_config_explains_what_to_do() {
     let out = helpdesk(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
-    assert!(e.contains("helpdesk demo") && e.contains("config.example.toml"), "{e}");
+    assert!(
+        e.contains("helpdesk demo") && e.contains("config.example.toml"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -153,7 +181,11 @@ fn completions_are_printed_for_each_shell() {
 fn the_default_store_lives_in_the_xdg_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("one.eml");
-    std::fs::write(&m, mail().from("a@x.example").subject("x").id("x@x").build()).unwrap();
+    std::fs::write(
+        &m,
+        mail().from("a@x.example").subject("x").id("x@x").build(),
+    )
+    .unwrap();
     let out = helpdesk(dir.path(), &["import", m.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.path().join("data/helpdesk/helpdesk.sqlite3").exists());

@@ -110,5 +110,8 @@ fn a_nul_byte_and_escapes_in_subject_and_body_are_harmless() {
     assert_eq!(t.subject, "hi ]0;pwned [2J ]52;c;ZXZpbA== end");
     let m = &messages::for_ticket(h.store.conn(), t.id).unwrap()[0];
     assert_eq!(m.body, "bodywith nul [31mred");
-    assert_eq!(messages::raw(h.store.conn(), "esc@x").unwrap().unwrap(), raw);
+    assert_eq!(
+        messages::raw(h.store.conn(), "esc@x").unwrap().unwrap(),
+        raw
+    );
 }

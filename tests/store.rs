@@ -57,8 +57,16 @@ fn migrating_from_empty_and_from_every_earlier_version_gives_the_same_schema() {
             }
         }
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION, "from v{from}");
-        assert_eq!(schema(&store), expected, "schema after migrating from v{from}");
+        assert_eq!(
+            store.schema_version().unwrap(),
+            SCHEMA_VERSION,
+            "from v{from}"
+        );
+        assert_eq!(
+            schema(&store),
+            expected,
+            "schema after migrating from v{from}"
+        );
         let ok: String = store
             .conn()
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -71,6 +79,62 @@ fn migrating_from_empty_and_from_every_earlier_version_gives_the_same_schema() {
             assert_eq!(hits[0].number, "TKT-2026-00001");
         }
     }
+}
+
+#[test]
+fn ingested_messages_are_found_by_search_and_edits_reindex() {
+    let mut h = support::Harness::new();
+    h.ingest(
+        &mail()
+            .from("Zoë <zoe@x.example>")
+            .subject("Sync stuck")
+            .id("f1@x")
+            .body("the quokka ate my invoice\n")
+            .build(),
+    );
+    h.ingest(
+        &mail()
+            .from("b@x.example")
+            .subject("Other")
+            .id("f2@x")
+            .body("nothing here\n")
+            .build(),
+    );
+    let c = h.store.conn();
+    let hits = |q: &str| {
+        search::tickets(c, q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.number)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hits("quokka"), ["TKT-2026-00001"]);
+    assert_eq!(
+        hits("quok"),
+        ["TKT-2026-00001"],
+        "prefix match while typing"
+    );
+    assert_eq!(hits("zoe"), ["TKT-2026-00001"], "sender, diacritics folded");
+    assert_eq!(hits("sync stuck"), ["TKT-2026-00001"]);
+    assert!(hits("elephant").is_empty());
+    let pending: i64 = c
+        .query_row("SELECT count(*) FROM fts_pending", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(pending, 0);
+    c.execute(
+        "UPDATE messages SET body_text = 'an elephant now' WHERE message_id = 'f1@x'",
+        [],
+    )
+    .unwrap();
+    search::flush(c).unwrap();
+    assert_eq!(hits("elephant"), ["TKT-2026-00001"]);
+    assert!(hits("quokka").is_empty());
+    // FTS5 checks its index against the content table and fails on any difference.
+    c.execute(
+        "INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')",
+        [],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -93,11 +157,21 @@ fn the_store_file_is_private_and_in_wal_mode() {
     let s = Store::open(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let dmode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+    let dmode = std::fs::metadata(path.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(dmode, 0o700);
-    let jm: String = s.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let jm: String = s
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(jm, "wal");
-    let fk: i64 = s.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    let fk: i64 = s
+        .conn()
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(fk, 1);
 }
 
@@ -106,11 +180,15 @@ fn events_are_append_only() {
     let mut h = support::Harness::new();
     h.ingest(&mail().from("a@x.example").subject("Hi").id("e1@x").build());
     let c = h.store.conn();
-    let n: i64 = c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
     assert!(n >= 1);
     assert!(c.execute("UPDATE events SET detail = 'x'", []).is_err());
     assert!(c.execute("DELETE FROM events", []).is_err());
-    let after: i64 = c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    let after: i64 = c
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(after, n);
 }
 
@@ -137,7 +215,12 @@ fn two_processes_importing_into_one_store_corrupt_nothing() {
     let store = dir.path().join("shared.sqlite3");
     let spawn = |folder: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_helpdesk"))
-            .args(["--store", store.to_str().unwrap(), "import", folder.to_str().unwrap()])
+            .args([
+                "--store",
+                store.to_str().unwrap(),
+                "import",
+                folder.to_str().unwrap(),
+            ])
             .env("HOME", dir.path())
             .env("XDG_CONFIG_HOME", dir.path().join("cfg"))
             .stdout(std::process::Stdio::piped())
@@ -146,21 +229,42 @@ fn two_processes_importing_into_one_store_corrupt_nothing() {
             .unwrap()
     };
     let (pa, pb) = (spawn(&a), spawn(&b));
-    let (oa, ob) = (pa.wait_with_output().unwrap(), pb.wait_with_output().unwrap());
-    assert!(oa.status.success(), "{}", String::from_utf8_lossy(&oa.stderr));
-    assert!(ob.status.success(), "{}", String::from_utf8_lossy(&ob.stderr));
+    let (oa, ob) = (
+        pa.wait_with_output().unwrap(),
+        pb.wait_with_output().unwrap(),
+    );
+    assert!(
+        oa.status.success(),
+        "{}",
+        String::from_utf8_lossy(&oa.stderr)
+    );
+    assert!(
+        ob.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ob.stderr)
+    );
 
     let s = Store::open(&store).unwrap();
     let c = s.conn();
-    let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
-    let msgs: i64 = c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
-    let tickets: i64 = c.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0)).unwrap();
+    let msgs: i64 = c
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    let tickets: i64 = c
+        .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))
+        .unwrap();
     let distinct: i64 = c
-        .query_row("SELECT count(DISTINCT number) FROM tickets", [], |r| r.get(0))
+        .query_row("SELECT count(DISTINCT number) FROM tickets", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!((msgs, tickets, distinct), (400, 400, 400));
-    let last: i64 = c.query_row("SELECT last FROM ticket_seq", [], |r| r.get(0)).unwrap();
+    let last: i64 = c
+        .query_row("SELECT last FROM ticket_seq", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(last, 400, "no number handed out twice or skipped");
     // Both runs together saw every message once as new and the overlap once as duplicate.
     let summary = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();

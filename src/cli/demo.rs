@@ -33,7 +33,9 @@ pub fn extract(dir: &std::path::Path) -> Result<usize> {
 }
 
 pub fn run(ctx: &Context, args: &Args, store_given: bool) -> Result<()> {
-    let tmp = tempfile::Builder::new().prefix("helpdesk-demo-").tempdir()?;
+    let tmp = tempfile::Builder::new()
+        .prefix("helpdesk-demo-")
+        .tempdir()?;
     let mail_dir = tmp.path().join("mail");
     std::fs::create_dir(&mail_dir)?;
     extract(&mail_dir)?;
@@ -56,7 +58,9 @@ pub fn run(ctx: &Context, args: &Args, store_given: bool) -> Result<()> {
     ticket::print_list(&mut out, &rows)?;
     let path = demo_ctx.paths.store.display().to_string();
     if args.keep || store_given {
-        let kept = if store_given { demo_ctx.paths.store.clone() } else {
+        let kept = if store_given {
+            demo_ctx.paths.store.clone()
+        } else {
             let p = tmp.keep().join("demo.sqlite3");
             p
         };

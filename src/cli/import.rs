@@ -53,8 +53,15 @@ pub fn import_paths(ctx: &Context, paths: &[PathBuf], source: &str) -> Result<Im
             let _ = std::io::stderr().flush();
         }
     };
-    let report = import(&mut store, &ingest, &scan, source, &super::now, &mut progress)
-        .with_context(|| format!("importing into {}", ctx.paths.store.display()))?;
+    let report = import(
+        &mut store,
+        &ingest,
+        &scan,
+        source,
+        &super::now,
+        &mut progress,
+    )
+    .with_context(|| format!("importing into {}", ctx.paths.store.display()))?;
     if interactive && !scan.items.is_empty() {
         eprintln!();
     }
@@ -86,7 +93,11 @@ pub fn print_summary(out: &mut impl Write, report: &ImportReport) -> Result<()> 
         .map(|(c, n)| format!("{n} {c}"))
         .collect();
     if !automatic.is_empty() {
-        writeln!(out, "  automatic mail, never answered by itself: {}", automatic.join(", "))?;
+        writeln!(
+            out,
+            "  automatic mail, never answered by itself: {}",
+            automatic.join(", ")
+        )?;
     }
     if !report.skipped.is_empty() {
         writeln!(out, "  {} unreadable (see below)", report.skipped.len())?;

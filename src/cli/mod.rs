@@ -93,8 +93,11 @@ impl Context {
 pub fn ingest_for(config: &Config, store: &mut Store) -> Result<Ingest> {
     let hex = store.meta_or_init("token_key", || TokenKey::generate().to_hex())?;
     let key = TokenKey::from_hex(&hex).context("the store's token_key is damaged")?;
-    let (identity, threader) =
-        ingest::identity_for(config.account.address.as_deref(), &config.tickets.prefix, key);
+    let (identity, threader) = ingest::identity_for(
+        config.account.address.as_deref(),
+        &config.tickets.prefix,
+        key,
+    );
     Ok(Ingest {
         identity,
         threader,
@@ -152,7 +155,9 @@ fn first_run(cli: &Cli) -> Result<()> {
 pub struct UsageError(pub String);
 
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.chain().any(|c| c.is::<ConfigError>() || c.is::<UsageError>()) {
+    if e.chain()
+        .any(|c| c.is::<ConfigError>() || c.is::<UsageError>())
+    {
         2
     } else {
         1

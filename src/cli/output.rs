@@ -14,18 +14,19 @@ pub fn table(out: &mut impl Write, headers: &[&str], rows: &[Vec<String>]) -> Re
             widths[i] = widths[i].max(cell.width());
         }
     }
-    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
-        let mut s = String::new();
-        for (i, cell) in cells.enumerate() {
-            if i + 1 < cols {
-                s.push_str(cell);
-                s.push_str(&" ".repeat(widths[i] - cell.width() + 2));
-            } else {
-                s.push_str(cell);
+    let line =
+        |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
+            let mut s = String::new();
+            for (i, cell) in cells.enumerate() {
+                if i + 1 < cols {
+                    s.push_str(cell);
+                    s.push_str(&" ".repeat(widths[i] - cell.width() + 2));
+                } else {
+                    s.push_str(cell);
+                }
             }
-        }
-        writeln!(out, "{}", s.trim_end())
-    };
+            writeln!(out, "{}", s.trim_end())
+        };
     line(out, &mut headers.iter().copied())?;
     for r in rows {
         line(out, &mut r.iter().map(String::as_str))?;

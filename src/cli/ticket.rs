@@ -54,7 +54,10 @@ pub fn run(ctx: &Context, cmd: &Command) -> Result<()> {
 
 fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
     let status = match &args.status {
-        Some(s) => Some(s.parse::<TicketStatus>().map_err(|e| UsageError(format!("--status: {e}")))?),
+        Some(s) => Some(
+            s.parse::<TicketStatus>()
+                .map_err(|e| UsageError(format!("--status: {e}")))?,
+        ),
         None => None,
     };
     let store = ctx.open_store()?;
@@ -75,7 +78,10 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
 
 pub fn print_list(out: &mut impl Write, rows: &[TicketRow]) -> Result<()> {
     if rows.is_empty() {
-        writeln!(out, "No tickets. Import mail with `helpdesk import PATH` (or try `helpdesk demo`).")?;
+        writeln!(
+            out,
+            "No tickets. Import mail with `helpdesk import PATH` (or try `helpdesk demo`)."
+        )?;
         return Ok(());
     }
     let table: Vec<Vec<String>> = rows
@@ -87,18 +93,26 @@ pub fn print_list(out: &mut impl Write, rows: &[TicketRow]) -> Result<()> {
                 t.priority.clone().unwrap_or_else(|| "-".into()),
                 t.category.clone().unwrap_or_else(|| "-".into()),
                 t.message_count.to_string(),
-                output::truncate(t.requester.name.as_deref().unwrap_or(&t.requester.address), 24),
+                output::truncate(
+                    t.requester.name.as_deref().unwrap_or(&t.requester.address),
+                    24,
+                ),
                 output::truncate(&t.subject, 60),
             ]
         })
         .collect();
     output::table(
         out,
-        &["NUMBER", "STATUS", "PRIORITY", "CATEGORY", "MSGS", "FROM", "SUBJECT"],
+        &[
+            "NUMBER", "STATUS", "PRIORITY", "CATEGORY", "MSGS", "FROM", "SUBJECT",
+        ],
         &table,
     )?;
     if rows.iter().any(|t| t.flagged) {
-        writeln!(out, "\n! flagged for review: `helpdesk ticket show NUMBER` says why")?;
+        writeln!(
+            out,
+            "\n! flagged for review: `helpdesk ticket show NUMBER` says why"
+        )?;
     }
     Ok(())
 }
@@ -112,13 +126,14 @@ struct ShowJson<'a> {
 }
 
 fn show(ctx: &Context, args: &ShowArgs) -> Result<()> {
-    let number: TicketNumber = args
-        .number
-        .parse()
-        .map_err(|e: String| UsageError(e))?;
+    let number: TicketNumber = args.number.parse().map_err(|e: String| UsageError(e))?;
     let store = ctx.open_store()?;
-    let ticket = tickets::by_number(store.conn(), &number.to_string())?
-        .ok_or_else(|| anyhow!("no ticket {number} in {}; `helpdesk ticket list` shows what there is", ctx.paths.store.display()))?;
+    let ticket = tickets::by_number(store.conn(), &number.to_string())?.ok_or_else(|| {
+        anyhow!(
+            "no ticket {number} in {}; `helpdesk ticket list` shows what there is",
+            ctx.paths.store.display()
+        )
+    })?;
     let msgs = messages::for_ticket(store.conn(), ticket.id)?;
     let evs = events::for_ticket(store.conn(), ticket.id)?;
     let mut out = std::io::stdout().lock();
@@ -142,7 +157,13 @@ fn print_ticket(
     evs: &[events::EventRow],
     full: bool,
 ) -> Result<()> {
-    writeln!(out, "{}  {}{}", t.number, t.status, if t.flagged { "  [flagged]" } else { "" })?;
+    writeln!(
+        out,
+        "{}  {}{}",
+        t.number,
+        t.status,
+        if t.flagged { "  [flagged]" } else { "" }
+    )?;
     writeln!(out, "Subject:   {}", t.subject)?;
     match &t.requester.name {
         Some(n) => writeln!(out, "Requester: {n} <{}>", t.requester.address)?,
@@ -155,7 +176,12 @@ fn print_ticket(
         t.category.as_deref().unwrap_or("-"),
         t.message_count
     )?;
-    writeln!(out, "Created:   {} UTC   Updated: {} UTC", output::time(t.created_at), output::time(t.updated_at))?;
+    writeln!(
+        out,
+        "Created:   {} UTC   Updated: {} UTC",
+        output::time(t.created_at),
+        output::time(t.updated_at)
+    )?;
     if let Some(r) = &t.review_reason {
         writeln!(out, "Review:    {r}")?;
     }
@@ -169,7 +195,15 @@ fn print_ticket(
             _ => "(unknown sender)".into(),
         };
         let when = m.date.map_or_else(|| "no date".into(), output::time);
-        writeln!(out, "\n── {}/{} · {} · {} · {} ──", i + 1, msgs.len(), m.direction, when, from)?;
+        writeln!(
+            out,
+            "\n── {}/{} · {} · {} · {} ──",
+            i + 1,
+            msgs.len(),
+            m.direction,
+            when,
+            from
+        )?;
         if !m.subject.is_empty() {
             writeln!(out, "Subject: {}", m.subject)?;
         }
@@ -178,7 +212,11 @@ fn print_ticket(
             None => writeln!(out, "Class:   {}", m.class)?,
         }
         if let Some(e) = &m.parse_error {
-            writeln!(out, "Parse error: {e} — the raw message ({} bytes) is kept", m.raw_size)?;
+            writeln!(
+                out,
+                "Parse error: {e} — the raw message ({} bytes) is kept",
+                m.raw_size
+            )?;
         }
         writeln!(out)?;
         if !m.body.is_empty() {
@@ -191,7 +229,11 @@ fn print_ticket(
             if full {
                 writeln!(out, "\n[{label}]\n{text}")?;
             } else {
-                writeln!(out, "  [{label}: {} lines folded; --full shows them]", text.lines().count())?;
+                writeln!(
+                    out,
+                    "  [{label}: {} lines folded; --full shows them]",
+                    text.lines().count()
+                )?;
             }
         }
         for a in &m.attachments {
@@ -202,7 +244,10 @@ fn print_ticket(
                 a.content_type,
                 output::size(a.size),
                 if a.inline { " inline" } else { "" },
-                a.note.as_ref().map(|n| format!(" — {n}")).unwrap_or_default()
+                a.note
+                    .as_ref()
+                    .map(|n| format!(" — {n}"))
+                    .unwrap_or_default()
             )?;
         }
     }

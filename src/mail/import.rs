@@ -4,7 +4,7 @@
 
 use crate::store::{self, Store};
 
-use super::ingest::{Ingest, RawMessage, Summary};
+use super::ingest::{Ingest, Prepared, RawMessage, Summary};
 use super::source::Scan;
 
 /// Messages per write transaction: large enough to be fast, short enough that another process
@@ -49,43 +49,64 @@ pub fn import(
     };
     let items = &scan.items;
     let total = items.len() as u64;
-    let mut i = 0;
-    while i < items.len() {
-        let tx = store.write()?;
-        let (mut n, mut bytes) = (0, 0);
-        while i < items.len() && n < BATCH && bytes < BATCH_BYTES {
-            let item = &items[i];
-            i += 1;
-            n += 1;
-            let raw = match scan.read(item) {
-                Ok(raw) => raw,
-                Err(e) => {
-                    report.skipped.push(Skipped {
-                        what: scan.describe(item),
-                        error: e.to_string(),
-                    });
-                    continue;
+    // One thread reads and parses, this one stores: on two cores parsing overlaps the writes.
+    // The channel is bounded so that memory stays flat however large the import.
+    let (send, recv) =
+        std::sync::mpsc::sync_channel::<(usize, std::io::Result<(Vec<u8>, Prepared)>)>(64);
+    std::thread::scope(|scope| -> store::Result<()> {
+        scope.spawn(move || {
+            for (i, item) in items.iter().enumerate() {
+                let r = scan.read(item).map(|raw| {
+                    let prepared = ingest.prepare(&raw);
+                    (raw, prepared)
+                });
+                if send.send((i, r)).is_err() {
+                    break; // the store side stopped on an error
                 }
-            };
-            bytes += raw.len();
-            let label = format!("{source}:{}", scan.describe(item));
-            let r = ingest.one(
-                &tx,
-                &RawMessage {
-                    bytes: &raw,
-                    source: &label,
-                    mailbox: None,
-                    uidvalidity: None,
-                    uid: None,
-                },
-                now(),
-            )?;
-            report
-                .summary
-                .add(&r.outcome, r.class, r.parse_error.is_some());
+            }
+        });
+        let mut recv = recv.into_iter().peekable();
+        let mut done = 0u64;
+        while recv.peek().is_some() {
+            let tx = store.write()?;
+            let (mut n, mut bytes) = (0, 0);
+            while n < BATCH && bytes < BATCH_BYTES {
+                let Some((i, r)) = recv.next() else { break };
+                n += 1;
+                done += 1;
+                let item = &items[i];
+                let (raw, prepared) = match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        report.skipped.push(Skipped {
+                            what: scan.describe(item),
+                            error: e.to_string(),
+                        });
+                        continue;
+                    }
+                };
+                bytes += raw.len();
+                let label = format!("{source}:{}", scan.describe(item));
+                let r = ingest.store(
+                    &tx,
+                    &RawMessage {
+                        bytes: &raw,
+                        source: &label,
+                        mailbox: None,
+                        uidvalidity: None,
+                        uid: None,
+                    },
+                    &prepared,
+                    now(),
+                )?;
+                report
+                    .summary
+                    .add(&r.outcome, r.class, r.parse_error.is_some());
+            }
+            Store::commit(tx)?;
+            progress(done, total);
         }
-        tx.commit()?;
-        progress(i as u64, total);
-    }
+        Ok(())
+    })?;
     Ok(report)
 }

@@ -93,43 +93,90 @@ pub struct Ingested {
 
 const DAY: i64 = 86_400;
 
+/// The part of ingesting that needs no store: parsing, identity and class. It can run on
+/// another thread than the one writing to the store.
+#[derive(Debug)]
+pub struct Prepared {
+    parsed: Result<Parsed, String>,
+    message_id: String,
+    synthetic: bool,
+    class: Option<loops::Classification>,
+    raw_sha256: String,
+}
+
 impl Ingest {
+    /// Parses and classifies a message (no store access).
+    pub fn prepare(&self, raw: &[u8]) -> Prepared {
+        let parsed = parse::parse(raw);
+        let (message_id, synthetic) = match parsed.as_ref().ok().and_then(|p| p.message_id.clone())
+        {
+            Some(id) => (id, false),
+            None => (parse::synthetic_id(raw), true),
+        };
+        let class = parsed
+            .as_ref()
+            .ok()
+            .map(|p| loops::classify(p, &self.identity));
+        Prepared {
+            parsed,
+            message_id,
+            synthetic,
+            class,
+            raw_sha256: parse::sha256_hex(raw),
+        }
+    }
+
     /// Ingests one message inside the caller's write transaction.
     pub fn one(&self, tx: &Connection, raw: &RawMessage<'_>, now: i64) -> store::Result<Ingested> {
-        let parsed = parse::parse(raw.bytes);
-        let (message_id, synthetic) = match parsed.as_ref().ok().and_then(|p| p.message_id.clone()) {
-            Some(id) => (id, false),
-            None => (parse::synthetic_id(raw.bytes), true),
-        };
-        if messages::exists(tx, &message_id)? {
+        let prepared = self.prepare(raw.bytes);
+        self.store(tx, raw, &prepared, now)
+    }
+
+    /// Stores a prepared message inside the caller's write transaction: threads it, files it
+    /// on its ticket and logs what happened. A message already stored is a duplicate.
+    pub fn store(
+        &self,
+        tx: &Connection,
+        raw: &RawMessage<'_>,
+        prepared: &Prepared,
+        now: i64,
+    ) -> store::Result<Ingested> {
+        let message_id = &prepared.message_id;
+        if messages::exists(tx, message_id)? {
             return Ok(Ingested {
                 outcome: Outcome::Duplicate,
                 class: None,
                 parse_error: None,
             });
         }
-        let p = match parsed {
-            Ok(p) => p,
-            Err(e) => {
-                let outcome = self.store_unparsed(tx, raw, &message_id, &e, now)?;
+        let (p, c) = match (&prepared.parsed, &prepared.class) {
+            (Ok(p), Some(c)) => (p, c),
+            _ => {
+                let e = match &prepared.parsed {
+                    Err(e) => e.as_str(),
+                    Ok(_) => "the message could not be classified",
+                };
+                let outcome =
+                    self.store_unparsed(tx, raw, message_id, &prepared.raw_sha256, e, now)?;
                 return Ok(Ingested {
                     outcome,
                     class: None,
-                    parse_error: Some(e),
+                    parse_error: Some(e.to_owned()),
                 });
             }
         };
-        let c = loops::classify(&p, &self.identity);
         let mut ctx = Ctx {
             ing: self,
             tx,
             raw,
-            p: &p,
-            message_id: &message_id,
-            synthetic,
+            p,
+            message_id,
+            synthetic: prepared.synthetic,
+            raw_sha256: &prepared.raw_sha256,
             class: c.class,
             reason: &c.reason,
             now,
+            requester_added: None,
         };
         let outcome = match c.class {
             MessageClass::Human | MessageClass::Note => ctx.human()?,
@@ -146,8 +193,7 @@ impl Ingest {
     }
 
     fn next_number(&self, tx: &Connection, now: i64) -> store::Result<TicketNumber> {
-        let year = chrono::DateTime::from_timestamp(now, 0)
-            .map_or(1970, |d| d.year());
+        let year = chrono::DateTime::from_timestamp(now, 0).map_or(1970, |d| d.year());
         let prefix = self.threader.tags.prefix();
         let seq = tickets::next_seq(tx, prefix, year)?;
         Ok(TicketNumber::new(prefix, year, seq))
@@ -158,6 +204,7 @@ impl Ingest {
         tx: &Connection,
         raw: &RawMessage<'_>,
         message_id: &str,
+        raw_sha256: &str,
         error: &str,
         now: i64,
     ) -> store::Result<Outcome> {
@@ -175,6 +222,7 @@ impl Ingest {
                 review_reason: Some(&reason),
                 flagged: true,
                 linked_ticket_id: None,
+                last_inbound_at: Some(now),
                 now,
             },
         )?;
@@ -203,7 +251,7 @@ impl Ingest {
                 body_source: "none",
                 parse_error: Some(error),
                 raw: raw.bytes,
-                raw_sha256: &parse::sha256_hex(raw.bytes),
+                raw_sha256,
                 source: raw.source,
                 mailbox: raw.mailbox,
                 uidvalidity: raw.uidvalidity,
@@ -226,9 +274,12 @@ struct Ctx<'a> {
     p: &'a Parsed,
     message_id: &'a str,
     synthetic: bool,
+    raw_sha256: &'a str,
     class: MessageClass,
     reason: &'a str,
     now: i64,
+    /// The requester's address once added as a participant of a new ticket.
+    requester_added: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -255,7 +306,10 @@ impl Ctx<'_> {
     }
 
     fn human(&mut self) -> store::Result<Outcome> {
-        let thread = self.ing.threader.resolve(self.tx, &self.query(true, false))?;
+        let thread = self
+            .ing
+            .threader
+            .resolve(self.tx, &self.query(true, false))?;
         match thread {
             Thread::Existing { ticket_id, via } => {
                 let state = tickets::state(self.tx, ticket_id)?;
@@ -268,10 +322,9 @@ impl Ctx<'_> {
                         "follow-up to {} (closed more than {} days ago)",
                         old.number, self.ing.reopen_closed_days
                     );
-                    let (new_id, row) =
+                    let (new_id, row, number) =
                         self.new_ticket(TicketStatus::Open, None, false, Some(ticket_id))?;
                     events::append(self.tx, new_id, self.now, "linked", &reason, Some(row))?;
-                    let number = tickets::get(self.tx, new_id)?.number;
                     events::append(
                         self.tx,
                         ticket_id,
@@ -280,7 +333,7 @@ impl Ctx<'_> {
                         &format!("{} opened for a reply to this closed ticket", number),
                         None,
                     )?;
-                    messages::draft_for_new_turn(self.tx, new_id, row, self.now)?;
+                    messages::insert_draft(self.tx, new_id, row, self.now)?;
                     return Ok(Outcome::NewTicket {
                         ticket_id: new_id,
                         flagged: false,
@@ -293,7 +346,11 @@ impl Ctx<'_> {
                     ticket_id,
                     self.now,
                     "received",
-                    &format!("reply from {} (threaded by {})", self.sender_display(), via.as_str()),
+                    &format!(
+                        "reply from {} (threaded by {})",
+                        self.sender_display(),
+                        via.as_str()
+                    ),
                     Some(row),
                 )?;
                 if matches!(
@@ -330,13 +387,12 @@ impl Ctx<'_> {
                     ),
                     None => (None, None),
                 };
-                let (ticket_id, row) = self.new_ticket(
+                let (ticket_id, row, number) = self.new_ticket(
                     TicketStatus::Open,
                     review.as_deref(),
                     mentions.is_some(),
                     linked,
                 )?;
-                let number = tickets::get(self.tx, ticket_id)?.number;
                 events::append(
                     self.tx,
                     ticket_id,
@@ -386,11 +442,8 @@ impl Ctx<'_> {
                         )?;
                     }
                 }
-                messages::draft_for_new_turn(self.tx, ticket_id, row, self.now)?;
-                Ok(Outcome::NewTicket {
-                    ticket_id,
-                    flagged,
-                })
+                messages::insert_draft(self.tx, ticket_id, row, self.now)?;
+                Ok(Outcome::NewTicket { ticket_id, flagged })
             }
         }
     }
@@ -398,7 +451,10 @@ impl Ctx<'_> {
     /// Out-of-office, own copies, list and no-reply mail: joins its ticket without changing it,
     /// or opens one to review. `use_tag`: may the subject tag thread it; `ours`: trust the tag.
     fn automatic(&mut self, use_tag: bool, ours: bool) -> store::Result<Outcome> {
-        let thread = self.ing.threader.resolve(self.tx, &self.query(use_tag, ours))?;
+        let thread = self
+            .ing
+            .threader
+            .resolve(self.tx, &self.query(use_tag, ours))?;
         self.attach_or_review(thread)
     }
 
@@ -427,7 +483,10 @@ impl Ctx<'_> {
         }
         let thread = match thread {
             Some(t) => t,
-            None => self.ing.threader.resolve(self.tx, &self.query(false, false))?,
+            None => self
+                .ing
+                .threader
+                .resolve(self.tx, &self.query(false, false))?,
         };
         self.attach_or_review(thread)
     }
@@ -461,8 +520,11 @@ impl Ctx<'_> {
                     MessageClass::AutoGenerated | MessageClass::NoReply => TicketStatus::Open,
                     _ => TicketStatus::Noise,
                 };
-                let review = format!("{}: {}; not answered automatically", self.class, self.reason);
-                let (ticket_id, row) = self.new_ticket(status, Some(&review), false, None)?;
+                let review = format!(
+                    "{}: {}; not answered automatically",
+                    self.class, self.reason
+                );
+                let (ticket_id, row, _) = self.new_ticket(status, Some(&review), false, None)?;
                 events::append(self.tx, ticket_id, self.now, "created", &review, Some(row))?;
                 Ok(Outcome::NewTicket {
                     ticket_id,
@@ -473,12 +535,21 @@ impl Ctx<'_> {
     }
 
     fn event_detail(&self) -> String {
-        let mut d = format!("{} from {}: {}", self.class, self.sender_display(), self.reason);
+        let mut d = format!(
+            "{} from {}: {}",
+            self.class,
+            self.sender_display(),
+            self.reason
+        );
         if let Some(r) = &self.p.report {
             if !r.statuses.is_empty() {
                 d.push_str(&format!(
                     "; {} delivery to {} (status {}{})",
-                    if r.is_permanent() { "permanent failure of" } else { "delayed" },
+                    if r.is_permanent() {
+                        "permanent failure of"
+                    } else {
+                        "delayed"
+                    },
                     if r.final_recipients.is_empty() {
                         "?".to_owned()
                     } else {
@@ -505,7 +576,7 @@ impl Ctx<'_> {
         review: Option<&str>,
         flagged: bool,
         linked: Option<i64>,
-    ) -> store::Result<(i64, i64)> {
+    ) -> store::Result<(i64, i64, String)> {
         let tags = &self.ing.threader.tags;
         let mut display = subject::display(&self.p.subject, tags);
         if display.is_empty() {
@@ -514,6 +585,11 @@ impl Ctx<'_> {
         let norm = display.to_lowercase();
         let number = self.ing.next_number(self.tx, self.now)?.to_string();
         // Our own copy's "requester" is the person it was sent to.
+        let direction = if self.class == MessageClass::OwnLoop {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        };
         let requester = if self.class == MessageClass::OwnLoop {
             self.p
                 .to
@@ -535,22 +611,16 @@ impl Ctx<'_> {
                 review_reason: review,
                 flagged,
                 linked_ticket_id: linked,
+                last_inbound_at: (direction == Direction::Inbound).then_some(self.now),
                 now: self.now,
             },
         )?;
         if let Some(r) = requester {
             tickets::add_participant(self.tx, ticket_id, &r.addr, "requester")?;
+            self.requester_added = Some(r.addr.clone());
         }
-        let direction = if self.class == MessageClass::OwnLoop {
-            Direction::Outbound
-        } else {
-            Direction::Inbound
-        };
         let row = self.attach(ticket_id, direction)?;
-        if direction == Direction::Inbound {
-            tickets::touch_inbound(self.tx, ticket_id, self.now)?;
-        }
-        Ok((ticket_id, row))
+        Ok((ticket_id, row, number))
     }
 
     /// Stores the message, its attachments and its participants on a ticket.
@@ -588,7 +658,7 @@ impl Ctx<'_> {
                 body_source: p.body_source,
                 parse_error: None,
                 raw: self.raw.bytes,
-                raw_sha256: &parse::sha256_hex(self.raw.bytes),
+                raw_sha256: self.raw_sha256,
                 source: self.raw.source,
                 mailbox: self.raw.mailbox,
                 uidvalidity: self.raw.uidvalidity,
@@ -612,7 +682,7 @@ impl Ctx<'_> {
                     filename: a.filename.as_deref(),
                     content_type: &a.content_type,
                     size: a.content.len(),
-                    sha256: &parse::sha256_hex(&a.content),
+                    sha256: &a.sha256,
                     content_id: a.content_id.as_deref(),
                     inline: a.inline,
                     content: (!over).then_some(a.content.as_slice()),
@@ -621,12 +691,17 @@ impl Ctx<'_> {
             )?;
         }
         if self.class == MessageClass::Human {
-            if let Some(s) = self.sender() {
+            let mut added: Vec<&str> = self.requester_added.as_deref().into_iter().collect();
+            if let Some(s) = self.sender()
+                && !added.contains(&s)
+            {
                 tickets::add_participant(self.tx, ticket_id, s, "sender")?;
+                added.push(s);
             }
             for m in p.to.iter().chain(&p.cc) {
-                if !self.ing.identity.is_ours(&m.addr) {
+                if !self.ing.identity.is_ours(&m.addr) && !added.contains(&m.addr.as_str()) {
                     tickets::add_participant(self.tx, ticket_id, &m.addr, "cc")?;
+                    added.push(&m.addr);
                 }
             }
         }
@@ -635,7 +710,11 @@ impl Ctx<'_> {
 }
 
 /// Builds the identity and threader from the account address, prefix and instance key.
-pub fn identity_for(address: Option<&str>, prefix: &str, key: token::TokenKey) -> (Identity, Threader) {
+pub fn identity_for(
+    address: Option<&str>,
+    prefix: &str,
+    key: token::TokenKey,
+) -> (Identity, Threader) {
     let addresses: Vec<String> = address.map(|a| a.to_lowercase()).into_iter().collect();
     let domain = address
         .and_then(|a| a.rsplit_once('@'))

@@ -40,6 +40,7 @@ pub struct ParsedAttachment {
     pub content_id: Option<String>,
     pub inline: bool,
     pub content: Vec<u8>,
+    pub sha256: String,
 }
 
 /// The headers that say a message was sent by a machine (MAIL-RULES C2).
@@ -109,7 +110,10 @@ pub fn synthetic_id(raw: &[u8]) -> String {
         h.update(&raw[i..i + 1]);
         i += 1;
     }
-    format!("sha256-{}@synthetic.helpdesk.invalid", &hex::encode(h.finalize())[..32])
+    format!(
+        "sha256-{}@synthetic.helpdesk.invalid",
+        &hex::encode(h.finalize())[..32]
+    )
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -135,7 +139,11 @@ fn parse_inner(raw: &[u8]) -> Result<Parsed, String> {
     if root_headers == 0 {
         return Err("no RFC 5322 header found".into());
     }
-    if msg.from().is_none() && msg.subject().is_none() && msg.message_id().is_none() && msg.date().is_none() {
+    if msg.from().is_none()
+        && msg.subject().is_none()
+        && msg.message_id().is_none()
+        && msg.date().is_none()
+    {
         return Err("none of From, Subject, Date or Message-ID is present".into());
     }
 
@@ -169,8 +177,7 @@ fn parse_inner(raw: &[u8]) -> Result<Parsed, String> {
 }
 
 fn clean_id(id: &str) -> String {
-    clean_line(id.trim().trim_start_matches('<').trim_end_matches('>'))
-        .replace(' ', "")
+    clean_line(id.trim().trim_start_matches('<').trim_end_matches('>')).replace(' ', "")
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
@@ -309,19 +316,23 @@ fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
                 .content_disposition()
                 .map(|d| d.c_type.eq_ignore_ascii_case("inline"));
             let inline = disposition_inline.unwrap_or(content_id.is_some());
+            let content = part.contents().to_vec();
             ParsedAttachment {
                 filename,
                 content_type,
                 content_id,
                 inline,
-                content: part.contents().to_vec(),
+                sha256: sha256_hex(&content),
+                content,
             }
         })
         .collect()
 }
 
 fn raw_header<'a>(msg: &'a Message<'a>, name: &'a str) -> Option<&'a str> {
-    msg.header_raw(name).map(str::trim).filter(|v| !v.is_empty())
+    msg.header_raw(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
@@ -346,15 +357,18 @@ fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
         x_autoreply: raw_header(msg, "X-Autoreply").is_some(),
         x_autorespond: raw_header(msg, "X-Autorespond").is_some(),
         x_auto_response_suppress: raw_header(msg, "X-Auto-Response-Suppress").is_some(),
-        x_ms_exchange_inbox_rules_loop: raw_header(msg, "X-MS-Exchange-Inbox-Rules-Loop")
-            .is_some(),
+        x_ms_exchange_inbox_rules_loop: raw_header(msg, "X-MS-Exchange-Inbox-Rules-Loop").is_some(),
         x_loop: lower("X-Loop"),
         list_id: lower("List-Id"),
         list_unsubscribe: raw_header(msg, "List-Unsubscribe").is_some(),
         x_fc_machinegenerated: raw_header(msg, "X-FC-Machinegenerated").is_some(),
-        return_path_empty: msg
-            .header_raw("Return-Path")
-            .is_some_and(|v| v.trim().trim_start_matches('<').trim_end_matches('>').trim().is_empty()),
+        return_path_empty: msg.header_raw("Return-Path").is_some_and(|v| {
+            v.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim()
+                .is_empty()
+        }),
         our_loop_header: lower(LOOP_HEADER),
         delivery_status_report: report,
     }
@@ -375,7 +389,9 @@ fn delivery_report(msg: &Message<'_>, is_report: bool) -> Option<DeliveryReport>
                     };
                     let v = clean_line(v);
                     match k.trim().to_ascii_lowercase().as_str() {
-                        "status" => r.statuses.push(v.split_whitespace().next().unwrap_or("").to_owned()),
+                        "status" => r
+                            .statuses
+                            .push(v.split_whitespace().next().unwrap_or("").to_owned()),
                         "final-recipient" | "original-recipient" => {
                             let addr = v.rsplit(';').next().unwrap_or("").trim().to_lowercase();
                             if !addr.is_empty() && !r.final_recipients.contains(&addr) {
@@ -388,10 +404,7 @@ fn delivery_report(msg: &Message<'_>, is_report: bool) -> Option<DeliveryReport>
                 }
             }
             "message/rfc822" | "message/global" if r.original_message_id.is_none() => {
-                r.original_message_id = part
-                    .message()
-                    .and_then(|m| m.message_id())
-                    .map(clean_id);
+                r.original_message_id = part.message().and_then(|m| m.message_id()).map(clean_id);
             }
             "text/rfc822-headers" | "message/rfc822-headers" if r.original_message_id.is_none() => {
                 // The enclosed headers usually lack the blank line that ends a header block.

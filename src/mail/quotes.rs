@@ -230,7 +230,9 @@ mod tests {
 
     #[test]
     fn wrapped_attribution_is_found() {
-        let s = split("Yes.\n\nOn Tue, Nov 10, 2026 at 9:12 AM Anna Berg <\nanna@x.example> wrote:\n> hi");
+        let s = split(
+            "Yes.\n\nOn Tue, Nov 10, 2026 at 9:12 AM Anna Berg <\nanna@x.example> wrote:\n> hi",
+        );
         assert_eq!(s.new_text, "Yes.");
         assert!(s.quoted.starts_with("On Tue"));
     }
@@ -238,11 +240,26 @@ mod tests {
     #[test]
     fn other_languages_and_outlook() {
         for (text, new) in [
-            ("Merci\n\nLe mar. 10 nov. 2026 à 09:12, Anna <a@x> a écrit :\n> x", "Merci"),
-            ("Danke\n\nAm 10.11.2026 um 09:12 schrieb Anna <a@x>:\n> x", "Danke"),
-            ("Gracias\n\nEl mar, 10 nov 2026 a las 9:12, Anna escribió:\n> x", "Gracias"),
-            ("Obrigado\n\nEm ter., 10 de nov. de 2026, Anna escreveu:\n> x", "Obrigado"),
-            ("Dank\n\nOp di 10 nov. 2026 om 09:12 schreef Anna <a@x>:\n> x", "Dank"),
+            (
+                "Merci\n\nLe mar. 10 nov. 2026 à 09:12, Anna <a@x> a écrit :\n> x",
+                "Merci",
+            ),
+            (
+                "Danke\n\nAm 10.11.2026 um 09:12 schrieb Anna <a@x>:\n> x",
+                "Danke",
+            ),
+            (
+                "Gracias\n\nEl mar, 10 nov 2026 a las 9:12, Anna escribió:\n> x",
+                "Gracias",
+            ),
+            (
+                "Obrigado\n\nEm ter., 10 de nov. de 2026, Anna escreveu:\n> x",
+                "Obrigado",
+            ),
+            (
+                "Dank\n\nOp di 10 nov. 2026 om 09:12 schreef Anna <a@x>:\n> x",
+                "Dank",
+            ),
             ("Fine\n\n-----Original Message-----\nFrom: a\nhello", "Fine"),
             (
                 "See below\n\n________________________________\nFrom: Support <s@x>\nSent: Tuesday\nTo: me\nSubject: Re: x\n\nold text",

@@ -28,6 +28,8 @@ pub struct Item {
 pub struct Scan {
     pub items: Vec<Item>,
     mboxes: Vec<PathBuf>,
+    /// Single-message files found while walking, dated after the walk (in parallel).
+    files: Vec<PathBuf>,
     /// Files that could not be read, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
 }
@@ -71,6 +73,7 @@ impl Scan {
                 scan.file(p);
             }
         }
+        scan.date_files();
         // Oldest first; messages without a date keep their place among themselves.
         scan.items.sort_by_key(|i| i.date.unwrap_or(i64::MIN));
         Ok(scan)
@@ -123,12 +126,54 @@ impl Scan {
     }
 
     fn eml(&mut self, path: &Path) {
-        match std::fs::read(path) {
-            Ok(bytes) => self.items.push(Item {
-                location: Location::File(path.to_owned()),
-                date: header_date(&bytes),
-            }),
-            Err(e) => self.unreadable.push((path.to_owned(), e.to_string())),
+        self.files.push(path.to_owned());
+    }
+
+    /// Reads the Date of every single-message file, on two threads: for a large Maildir this
+    /// is a tenth of the import.
+    fn date_files(&mut self) {
+        let files = std::mem::take(&mut self.files);
+        let half = files.len().div_ceil(2).max(1);
+        let date_of = |chunk: &[PathBuf]| -> Vec<Result<Item, (PathBuf, String)>> {
+            chunk
+                .iter()
+                .map(|p| match std::fs::read(p) {
+                    Ok(bytes) => Ok(Item {
+                        location: Location::File(p.clone()),
+                        date: header_date(&bytes),
+                    }),
+                    Err(e) => Err((p.clone(), e.to_string())),
+                })
+                .collect()
+        };
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = files
+                .chunks(half)
+                .map(|c| (c, s.spawn(move || date_of(c))))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|(chunk, h)| {
+                    // Should reading a date ever panic, the files are still imported, undated.
+                    h.join().unwrap_or_else(|_| {
+                        chunk
+                            .iter()
+                            .map(|p| {
+                                Ok(Item {
+                                    location: Location::File(p.clone()),
+                                    date: None,
+                                })
+                            })
+                            .collect()
+                    })
+                })
+                .collect()
+        });
+        for r in results {
+            match r {
+                Ok(item) => self.items.push(item),
+                Err(e) => self.unreadable.push(e),
+            }
         }
     }
 
@@ -141,20 +186,21 @@ impl Scan {
             let mut line = Vec::new();
             let mut current: Option<(u64, Vec<u8>, bool)> = None; // start, headers, in headers
             let mut prev_blank = true;
-            let finish = |current: &mut Option<(u64, Vec<u8>, bool)>, end: u64, items: &mut Vec<Item>| {
-                if let Some((start, headers, _)) = current.take()
-                    && end > start
-                {
-                    items.push(Item {
-                        location: Location::Mbox {
-                            file: file_idx,
-                            start,
-                            len: end - start,
-                        },
-                        date: header_date(&headers),
-                    });
-                }
-            };
+            let finish =
+                |current: &mut Option<(u64, Vec<u8>, bool)>, end: u64, items: &mut Vec<Item>| {
+                    if let Some((start, headers, _)) = current.take()
+                        && end > start
+                    {
+                        items.push(Item {
+                            location: Location::Mbox {
+                                file: file_idx,
+                                start,
+                                len: end - start,
+                            },
+                            date: header_date(&headers),
+                        });
+                    }
+                };
             loop {
                 line.clear();
                 let n = reader.read_until(b'\n', &mut line)?;

@@ -28,9 +28,8 @@ pub fn append(
 }
 
 pub fn for_ticket(conn: &Connection, ticket_id: i64) -> Result<Vec<EventRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT at, kind, detail FROM events WHERE ticket_id = ?1 ORDER BY id",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT at, kind, detail FROM events WHERE ticket_id = ?1 ORDER BY id")?;
     let rows = stmt.query_map([ticket_id], |r| {
         Ok(EventRow {
             at: r.get(0)?,

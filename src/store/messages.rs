@@ -282,14 +282,18 @@ pub fn draft_for_new_turn(conn: &Connection, ticket_id: i64, message: i64, now: 
             )?
             .execute(params![id, message, now])?;
         }
-        _ => {
-            conn.prepare_cached(
-                "INSERT INTO drafts (ticket_id, reply_to_message, state, created_at, updated_at)
-                 VALUES (?1, ?2, 'new', ?3, ?3)",
-            )?
-            .execute(params![ticket_id, message, now])?;
-        }
+        _ => insert_draft(conn, ticket_id, message, now)?,
     }
+    Ok(())
+}
+
+/// A `new` draft answering `message`, for a ticket that has none pending (a new ticket).
+pub fn insert_draft(conn: &Connection, ticket_id: i64, message: i64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO drafts (ticket_id, reply_to_message, state, created_at, updated_at)
+         VALUES (?1, ?2, 'new', ?3, ?3)",
+    )?
+    .execute(params![ticket_id, message, now])?;
     Ok(())
 }
 

@@ -12,6 +12,21 @@ pub struct Hit {
     pub rank: f64,
 }
 
+/// Indexes the messages queued by the insert and update triggers (see migration 002). Call it
+/// last in a write transaction, just before commit: [`super::Store::commit`] does.
+pub fn flush(conn: &Connection) -> Result<usize> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO messages_fts (rowid, subject, sender, body_text)
+             SELECT m.id, m.subject, m.sender, m.body_text
+             FROM fts_pending p JOIN messages m ON m.id = p.message_id",
+        )?
+        .execute([])?;
+    conn.prepare_cached("DELETE FROM fts_pending")?
+        .execute([])?;
+    Ok(n)
+}
+
 /// Turns what a person types into an FTS5 query: every word is quoted (so `-`, `:` or `"` in
 /// it are text, not syntax) and the last one matches as a prefix, for results as you type.
 pub fn fts_query(input: &str) -> Option<String> {

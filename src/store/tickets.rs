@@ -44,6 +44,7 @@ pub struct NewTicket<'a> {
     pub review_reason: Option<&'a str>,
     pub flagged: bool,
     pub linked_ticket_id: Option<i64>,
+    pub last_inbound_at: Option<i64>,
     pub now: i64,
 }
 
@@ -80,20 +81,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
 /// Hands out the next number of (prefix, year). Call inside the write transaction that inserts
 /// the ticket: the increment and the insert commit together or not at all.
 pub fn next_seq(conn: &Connection, prefix: &str, year: i32) -> Result<i64> {
-    Ok(conn.query_row(
-        "INSERT INTO ticket_seq (prefix, year, last) VALUES (?1, ?2, 1)
-         ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
-         RETURNING last",
-        params![prefix, year],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO ticket_seq (prefix, year, last) VALUES (?1, ?2, 1)
+             ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
+             RETURNING last",
+        )?
+        .query_row(params![prefix, year], |r| r.get(0))?)
 }
 
 pub fn insert(conn: &Connection, t: &NewTicket<'_>) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO tickets (number, subject, subject_norm, requester_addr, requester_name,
-             status, review_reason, flagged, linked_ticket_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+             status, review_reason, flagged, linked_ticket_id, last_inbound_at, created_at,
+             updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
     )?
     .execute(params![
         t.number,
@@ -105,6 +107,7 @@ pub fn insert(conn: &Connection, t: &NewTicket<'_>) -> Result<i64> {
         t.review_reason,
         t.flagged,
         t.linked_ticket_id,
+        t.last_inbound_at,
         t.now
     ])?;
     Ok(conn.last_insert_rowid())
@@ -196,10 +199,8 @@ pub fn set_status(
 
 /// Records that an inbound message arrived (the list sorts by activity).
 pub fn touch_inbound(conn: &Connection, id: i64, now: i64) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE tickets SET updated_at = ?2, last_inbound_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, now])?;
+    conn.prepare_cached("UPDATE tickets SET updated_at = ?2, last_inbound_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
     Ok(())
 }
 
@@ -220,9 +221,7 @@ pub fn add_participant(conn: &Connection, ticket_id: i64, address: &str, role: &
 
 pub fn is_participant(conn: &Connection, ticket_id: i64, address: &str) -> Result<bool> {
     Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM participants WHERE ticket_id = ?1 AND address = lower(?2)",
-        )?
+        .prepare_cached("SELECT 1 FROM participants WHERE ticket_id = ?1 AND address = lower(?2)")?
         .exists(params![ticket_id, address])?)
 }
 

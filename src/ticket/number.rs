@@ -38,7 +38,11 @@ impl FromStr for TicketNumber {
 
     /// Accepts `TKT-2026-00042`, any case, with or without the zero padding.
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not a ticket number (expected PREFIX-YYYY-NNNNN, e.g. TKT-2026-00042)");
+        let bad = || {
+            format!(
+                "{s:?} is not a ticket number (expected PREFIX-YYYY-NNNNN, e.g. TKT-2026-00042)"
+            )
+        };
         let s = s.trim().trim_start_matches('[').trim_end_matches(']');
         let mut parts = s.rsplitn(3, '-');
         let seq = parts.next().ok_or_else(bad)?;
@@ -117,7 +121,10 @@ mod tests {
         assert_eq!("[TKT-2026-42]".parse::<TicketNumber>().unwrap(), n);
         assert!("TKT-26-1".parse::<TicketNumber>().is_err());
         assert!("hello".parse::<TicketNumber>().is_err());
-        assert_eq!(TicketNumber::new("TKT", 2026, 123456).to_string(), "TKT-2026-123456");
+        assert_eq!(
+            TicketNumber::new("TKT", 2026, 123456).to_string(),
+            "TKT-2026-123456"
+        );
     }
 
     #[test]
@@ -133,7 +140,10 @@ mod tests {
         ] {
             assert_eq!(m.find_all(s), vec![n.clone()], "{s}");
         }
-        assert!(m.find_all("Re: [SR ID:123] (INC0042) TKT-2026-00042").is_empty());
+        assert!(
+            m.find_all("Re: [SR ID:123] (INC0042) TKT-2026-00042")
+                .is_empty()
+        );
         assert!(m.find_all("[ABC-2026-00042]").is_empty());
     }
 }

@@ -51,9 +51,14 @@ impl Via {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Thread {
-    Existing { ticket_id: i64, via: Via },
+    Existing {
+        ticket_id: i64,
+        via: Via,
+    },
     /// A new ticket; `mentions` is a ticket whose tag a non-participant quoted.
-    New { mentions: Option<(i64, TicketNumber)> },
+    New {
+        mentions: Option<(i64, TicketNumber)>,
+    },
 }
 
 impl Threader {
@@ -94,9 +99,8 @@ impl Threader {
         let mut best: Option<messages::Found> = None;
         for id in q.references {
             if let Some(found) = messages::find(conn, id)? {
-                let newer = best.is_none_or(|b| {
-                    (found.sent_at, found.row_id) > (b.sent_at, b.row_id)
-                });
+                let newer =
+                    best.is_none_or(|b| (found.sent_at, found.row_id) > (b.sent_at, b.row_id));
                 if newer {
                     best = Some(found);
                 }

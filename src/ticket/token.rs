@@ -112,13 +112,19 @@ mod tests {
         );
         let forged = id.replace("00042", "00043");
         assert_eq!(verify(&key, &forged, "TKT", "example.com"), None);
-        assert_eq!(verify(&TokenKey::generate(), &id, "TKT", "example.com"), None);
+        assert_eq!(
+            verify(&TokenKey::generate(), &id, "TKT", "example.com"),
+            None
+        );
         assert_eq!(verify(&key, &id, "TKT", "other.example"), None);
         assert_eq!(
             verify(&key, &pseudo_ref(&n, "example.com"), "TKT", "example.com"),
             Some(Token::PseudoRef(n))
         );
-        assert_eq!(verify(&key, "CAF00@mail.gmail.com", "TKT", "example.com"), None);
+        assert_eq!(
+            verify(&key, "CAF00@mail.gmail.com", "TKT", "example.com"),
+            None
+        );
         let k2 = TokenKey::from_hex(&key.to_hex()).unwrap();
         assert_eq!(k2.mac("x"), key.mac("x"));
     }

@@ -56,7 +56,7 @@ impl Harness {
                 self.now,
             )
             .unwrap();
-        tx.commit().unwrap();
+        Store::commit(tx).unwrap();
         r
     }
 
@@ -65,7 +65,9 @@ impl Harness {
         let found = messages::find(self.store.conn(), message_id)
             .unwrap()
             .unwrap_or_else(|| panic!("{message_id} not stored"));
-        tickets::get(self.store.conn(), found.ticket_id).unwrap().number
+        tickets::get(self.store.conn(), found.ticket_id)
+            .unwrap()
+            .number
     }
 
     pub fn ticket(&self, number: &str) -> tickets::TicketRow {
@@ -129,7 +131,11 @@ impl Mail {
         self.header("In-Reply-To", &format!("<{v}>"))
     }
     pub fn references(self, ids: &[&str]) -> Mail {
-        let v = ids.iter().map(|i| format!("<{i}>")).collect::<Vec<_>>().join(" ");
+        let v = ids
+            .iter()
+            .map(|i| format!("<{i}>"))
+            .collect::<Vec<_>>()
+            .join(" ");
         self.header("References", &v)
     }
     pub fn body(mut self, b: &str) -> Mail {
