@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use anyhow::{Context as _, Result};
 use include_dir::{Dir, include_dir};
 
@@ -39,48 +41,41 @@ pub fn run(ctx: &Context, args: &Args, store_given: bool) -> Result<()> {
     let mail_dir = tmp.path().join("mail");
     std::fs::create_dir(&mail_dir)?;
     extract(&mail_dir)?;
-    let mut demo_ctx = Context {
+    let mut demo = Context {
         paths: ctx.paths.clone(),
         config: Config::default(),
         config_found: false,
     };
-    demo_ctx.config.account.address = Some(DEMO_ADDRESS.into());
-    demo_ctx.config.account.name = "Lumen Cloud Support".into();
+    demo.config.account.address = Some(DEMO_ADDRESS.into());
+    demo.config.account.name = "Lumen Cloud Support".into();
     if !store_given {
-        demo_ctx.paths.store = tmp.path().join("demo.sqlite3");
+        demo.paths.store = tmp.path().join("demo.sqlite3");
     }
-    let report = import::import_paths(&demo_ctx, &[mail_dir], "demo")?;
+    let report = import::import_paths(&demo, &[mail_dir], "demo")?;
+    let rows = {
+        let store = demo.open_store()?;
+        crate::store::tickets::list(store.conn(), &Default::default())?
+    };
     let mut out = std::io::stdout().lock();
     import::print_summary(&mut out, &report)?;
-    let store = demo_ctx.open_store()?;
-    let rows = crate::store::tickets::list(store.conn(), &Default::default())?;
-    std::io::Write::write_all(&mut out, b"\n")?;
+    writeln!(out)?;
     ticket::print_list(&mut out, &rows)?;
-    let path = demo_ctx.paths.store.display().to_string();
+    let example = rows.last().map_or("TKT-2026-00001", |t| t.number.as_str());
     if args.keep || store_given {
         let kept = if store_given {
-            demo_ctx.paths.store.clone()
+            demo.paths.store.clone()
         } else {
-            let p = tmp.keep().join("demo.sqlite3");
-            p
+            tmp.keep().join("demo.sqlite3")
         };
-        std::io::Write::write_all(
-            &mut out,
-            format!(
-                "\nThe demo store is at {}\nExplore it: helpdesk --store {} ticket show {}\n",
-                kept.display(),
-                kept.display(),
-                rows.last().map_or("TKT-…", |t| t.number.as_str())
-            )
-            .as_bytes(),
+        writeln!(
+            out,
+            "\nThe demo store is at {0}\nExplore it: helpdesk --store {0} ticket show {example}",
+            kept.display()
         )?;
     } else {
-        std::io::Write::write_all(
-            &mut out,
-            format!(
-                "\nThis demo store ({path}) is removed on exit; run `helpdesk demo --keep` to explore a ticket with `helpdesk ticket show`.\n"
-            )
-            .as_bytes(),
+        writeln!(
+            out,
+            "\nThis demo store is removed on exit. To explore a ticket, keep it:\n    helpdesk demo --keep"
         )?;
     }
     Ok(())

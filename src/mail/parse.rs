@@ -302,7 +302,7 @@ fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
             let content_type = content_type_of(part);
             let filename = part
                 .attachment_name()
-                .map(|n| clean_line(n))
+                .map(clean_line)
                 .filter(|n| !n.is_empty())
                 .or_else(|| {
                     part.message()
