@@ -9,7 +9,7 @@ use super::source::Scan;
 
 /// Messages per write transaction: large enough to be fast, short enough that another process
 /// waiting on the store is not held up for long.
-const BATCH: usize = 500;
+const BATCH: usize = 1000;
 /// …or this many bytes of raw mail, whichever comes first.
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 

@@ -40,8 +40,15 @@ pub enum SourceError {
     Io { path: PathBuf, source: io::Error },
 }
 
-fn header_date(bytes: &[u8]) -> Option<i64> {
+/// Reads only the Date header; every other header is skipped unparsed.
+static DATE_PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
     MessageParser::new()
+        .header_date(mail_parser::HeaderName::Date)
+        .default_header_ignore()
+});
+
+fn header_date(bytes: &[u8]) -> Option<i64> {
+    DATE_PARSER
         .parse_headers(bytes)
         .and_then(|m| m.date().filter(|d| d.is_valid()).map(|d| d.to_timestamp()))
 }
