@@ -2,7 +2,9 @@
 //! signature, attachments, and what loop detection needs. Built on mail-parser; never panics on
 //! any input (a failure becomes `Err` with the reason, and the caller keeps the raw bytes).
 
-use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{
+    Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 use sha2::{Digest, Sha256};
 
 use super::quotes::{self, Split};
@@ -239,35 +241,85 @@ fn fix_c1(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn body(msg: &Message<'_>) -> (Split, &'static str) {
-    let parts: Vec<&PartType<'_>> = msg
+    let parts: Vec<&MessagePart<'_>> = msg
         .text_body
         .iter()
         .filter_map(|&i| msg.parts.get(i as usize))
-        .map(|p| &p.body)
         .collect();
-    match parts.as_slice() {
+    let mut fallback = false;
+    let mut texts: Vec<(bool, String)> = Vec::new(); // (is_html, text)
+    for part in &parts {
+        match &part.body {
+            PartType::Text(t) => match windows_1252_fallback(msg, part, t) {
+                Some(fixed) => {
+                    fallback = true;
+                    texts.push((false, fixed));
+                }
+                None => texts.push((false, t.to_string())),
+            },
+            PartType::Html(h) => texts.push((true, h.to_string())),
+            _ => {}
+        }
+    }
+    let (split, source) = match texts.as_slice() {
         [] => (Split::default(), "none"),
-        [PartType::Html(html)] => (split_html(html), "text/html"),
+        [(true, html)] => (split_html(html), "text/html"),
         many => {
             let mut text = String::new();
             let mut source = "text/plain";
-            for p in many {
-                let t = match p {
-                    PartType::Text(t) => t.to_string(),
-                    PartType::Html(h) => {
-                        source = "text/html";
-                        mail_parser::decoders::html::html_to_text(h)
-                    }
-                    _ => continue,
-                };
+            for (is_html, t) in many {
                 if !text.is_empty() {
                     text.push_str("\n\n");
                 }
-                text.push_str(&t);
+                if *is_html {
+                    source = "text/html";
+                    text.push_str(&mail_parser::decoders::html::html_to_text(t));
+                } else {
+                    text.push_str(t);
+                }
             }
             (quotes::split(&clean_text(&fix_c1(&text))), source)
         }
+    };
+    match (fallback, source) {
+        (true, "text/html") => (split, "text/html; windows-1252 fallback"),
+        (true, _) => (split, "text/plain; windows-1252 fallback"),
+        _ => (split, source),
     }
+}
+
+/// A part declared UTF-8 (or undeclared) whose bytes are not UTF-8 decoded with replacement
+/// characters: it is Windows-1252 in practice (MAIL-RULES C6.1). Decodes it again from the raw
+/// bytes; `None` when the text decoded cleanly or another charset was declared.
+fn windows_1252_fallback(msg: &Message<'_>, part: &MessagePart<'_>, text: &str) -> Option<String> {
+    if !text.contains('\u{FFFD}') {
+        return None;
+    }
+    let charset = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .map(str::to_ascii_lowercase);
+    if !matches!(
+        charset.as_deref(),
+        None | Some("utf-8" | "utf8" | "us-ascii")
+    ) {
+        return None;
+    }
+    let raw = msg
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)?;
+    let bytes = match part.encoding {
+        mail_parser::Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)?
+        }
+        mail_parser::Encoding::Base64 => mail_parser::decoders::base64::base64_decode(raw)?,
+        mail_parser::Encoding::None => raw.to_vec(),
+    };
+    if std::str::from_utf8(&bytes).is_ok() {
+        return None;
+    }
+    let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    Some(decoded.into_owned())
 }
 
 /// HTML is cut at its quote markers before it becomes text, then each side is converted once.
@@ -427,4 +479,31 @@ fn delivery_report(msg: &Message<'_>, is_report: bool) -> Option<DeliveryReport>
         }
     }
     (found || is_report).then_some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_falls_back_to_windows_1252() {
+        let raw =
+            b"From: a@x\nSubject: s\nContent-Type: text/plain; charset=utf-8\n\nCaf\xe9 \x80 10\n";
+        let p = parse(raw).unwrap();
+        assert_eq!(p.body.new_text, "Caf\u{e9} \u{20ac} 10");
+        assert_eq!(p.body_source, "text/plain; windows-1252 fallback");
+        let qp = b"From: a@x\nSubject: s\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nCaf=E9\n";
+        assert_eq!(parse(qp).unwrap().body.new_text, "Caf\u{e9}");
+        let ok = b"From: a@x\nSubject: s\nContent-Type: text/plain; charset=utf-8\n\nCaf\xc3\xa9\n";
+        assert_eq!(parse(ok).unwrap().body_source, "text/plain");
+    }
+
+    #[test]
+    fn windows_1252_labelled_latin1_keeps_its_euro_sign() {
+        let raw = b"From: a@x\nSubject: s\nContent-Type: text/plain; charset=iso-8859-1\n\n\x93Price\x94: 10\x80\n";
+        assert_eq!(
+            parse(raw).unwrap().body.new_text,
+            "\u{201c}Price\u{201d}: 10\u{20ac}"
+        );
+    }
 }
