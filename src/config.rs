@@ -56,20 +56,7 @@ impl Default for Account {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Security {
-    Tls,
-    Starttls,
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AfterIngest {
-    Seen,
-    Move(String),
-    Nothing,
-}
+pub use crate::mail::imap::{AfterIngest, Security};
 
 impl FromStr for AfterIngest {
     type Err = String;
@@ -107,12 +94,23 @@ pub struct Imap {
     pub username: String,
     pub password_command: Option<String>,
     pub password_env: Option<String>,
+    /// Refused unless the config file is private (mode 0600).
+    pub password: Option<String>,
+    /// Prints an OAuth 2 access token; used with XOAUTH2 instead of a password.
+    pub oauth2_token_command: Option<String>,
+    pub tls_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_accept_invalid_certs: bool,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     #[serde(default = "default_after_ingest")]
     pub after_ingest: AfterIngest,
     #[serde(default = "default_poll")]
     pub poll_seconds: u64,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: u64,
+    #[serde(default = "default_io_timeout")]
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +231,12 @@ fn default_after_ingest() -> AfterIngest {
     AfterIngest::Seen
 }
 fn default_poll() -> u64 {
+    60
+}
+fn default_connect_timeout() -> u64 {
+    15
+}
+fn default_io_timeout() -> u64 {
     60
 }
 fn default_sent() -> Option<String> {

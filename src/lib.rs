@@ -10,5 +10,6 @@
 pub mod cli;
 pub mod config;
 pub mod mail;
+pub mod secret;
 pub mod store;
 pub mod ticket;

@@ -7,6 +7,7 @@ mod completions;
 mod demo;
 mod import;
 mod output;
+mod sync;
 mod ticket;
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum Command {
     Demo(demo::Args),
     /// Import .eml files, Maildir folders and mbox files into the store
     Import(import::Args),
+    /// Fetch new mail from the IMAP mailbox
+    Sync(sync::Args),
     /// List and show tickets
     #[command(subcommand)]
     Ticket(ticket::Command),
@@ -117,6 +120,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match command {
         Command::Demo(args) => demo::run(&ctx, args, cli.store.is_some()),
         Command::Import(args) => import::run(&ctx, args),
+        Command::Sync(args) => sync::run(&ctx, args),
         Command::Ticket(cmd) => ticket::run(&ctx, cmd),
         Command::Completions(_) => unreachable!("handled above"),
     }

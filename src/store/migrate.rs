@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "search",
         sql: include_str!("migrations/002_search.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sync_applied",
+        sql: include_str!("migrations/003_sync_applied.sql"),
+    },
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

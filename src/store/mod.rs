@@ -11,6 +11,7 @@ pub mod messages;
 mod migrate;
 pub mod search;
 pub mod states;
+pub mod sync;
 pub mod tickets;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,249 @@
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::{Imap, is_loopback};
+use crate::mail::imap::{self, Auth, ImapSettings, Progress, Security, SyncReport, Tls};
+use crate::secret::{self, Secret};
+
+use super::{Context, UsageError, output};
+
+/// Fetch new mail from the IMAP mailbox into the store (one pass, for cron and scripts)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Keep running: wait for new mail with IMAP IDLE (or poll every [imap] poll_seconds)
+    #[arg(long)]
+    pub watch: bool,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `[imap]` section, with its credentials resolved.
+pub fn imap_settings(ctx: &Context) -> Result<ImapSettings> {
+    let Some(c) = &ctx.config.imap else {
+        return Err(UsageError(format!(
+            "no [imap] section in {}; add one (see config.example.toml)",
+            ctx.paths.config.display()
+        ))
+        .into());
+    };
+    if c.security == Security::None && !is_loopback(&c.host) {
+        bail!("[imap] security = \"none\" is only allowed for a loopback host");
+    }
+    if c.security == Security::None {
+        tracing::warn!(host = %c.host, "IMAP without TLS (loopback only)");
+        eprintln!(
+            "helpdesk: warning: IMAP to {} without TLS (allowed on loopback only)",
+            c.host
+        );
+    }
+    if c.tls_accept_invalid_certs {
+        eprintln!(
+            "helpdesk: warning: [imap] tls_accept_invalid_certs = true: the server's certificate is not checked"
+        );
+    }
+    Ok(ImapSettings {
+        host: c.host.clone(),
+        port: c.port,
+        security: c.security,
+        tls: Tls {
+            ca_file: c.tls_ca_file.clone(),
+            accept_invalid_certs: c.tls_accept_invalid_certs,
+        },
+        username: c.username.clone(),
+        auth: imap_auth(ctx, c)?,
+        mailbox: c.mailbox.clone(),
+        after_ingest: c.after_ingest.clone(),
+        connect_timeout: Duration::from_secs(c.connect_timeout_seconds.max(1)),
+        io_timeout: Duration::from_secs(c.timeout_seconds.max(1)),
+        batch: 500,
+    })
+}
+
+fn imap_auth(ctx: &Context, c: &Imap) -> Result<Auth> {
+    if let Some(cmd) = &c.oauth2_token_command {
+        return Ok(Auth::XOAuth2(secret::from_command(
+            "[imap] oauth2_token_command",
+            cmd,
+        )?));
+    }
+    if let Some(cmd) = &c.password_command {
+        return Ok(Auth::Password(secret::from_command(
+            "[imap] password_command",
+            cmd,
+        )?));
+    }
+    if let Some(var) = &c.password_env {
+        return Ok(Auth::Password(secret::from_env(
+            "[imap] password_env",
+            var,
+        )?));
+    }
+    if let Some(p) = &c.password {
+        check_private(&ctx.paths.config)?;
+        return Ok(Auth::Password(Secret::new(p.clone())));
+    }
+    if std::io::stdin().is_terminal() {
+        let p =
+            rpassword::prompt_password(format!("IMAP password for {}@{}: ", c.username, c.host))
+                .context("reading the password from the terminal")?;
+        return Ok(Auth::Password(Secret::new(p)));
+    }
+    Err(UsageError(
+        "no IMAP credentials: set [imap] password_command, password_env or oauth2_token_command"
+            .into(),
+    )
+    .into())
+}
+
+/// A plain password may only live in a file nobody else can read.
+pub fn check_private(path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("checking the permissions of {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(UsageError(format!(
+                "[imap] password is refused: {} can be read by others (mode {:o}); run `chmod 600 {}` or use password_command",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<()> {
+    let settings = imap_settings(ctx)?;
+    let mut store = ctx.open_store()?;
+    let ingest = ctx.ingest(&mut store)?;
+    if args.watch {
+        return watch(ctx, &settings, &mut store, &ingest);
+    }
+    let report = one_pass(&settings, &mut store, &ingest)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        output::json(&mut out, &report)?;
+    } else {
+        print_report(&mut out, &report)?;
+    }
+    Ok(())
+}
+
+fn one_pass(
+    settings: &ImapSettings,
+    store: &mut crate::store::Store,
+    ingest: &crate::mail::ingest::Ingest,
+) -> Result<SyncReport> {
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new_spinner();
+        b.set_message(format!("connecting to {}…", settings.host));
+        b.enable_steady_tick(Duration::from_millis(120));
+        Some(b)
+    } else {
+        None
+    };
+    let mut progress = |p: Progress| {
+        let Some(b) = &bar else { return };
+        match p {
+            Progress::Connected => b.set_message(format!("reading {}…", settings.mailbox)),
+            Progress::Found { total } => {
+                b.set_length(total);
+                b.set_style(
+                    ProgressStyle::with_template("{bar:30} {pos}/{len} messages {per_sec} {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+            }
+            Progress::Stored { done, .. } => b.set_position(done),
+        }
+    };
+    let result = imap::sync_once(store, ingest, settings, &super::now, &mut progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    Ok(result?)
+}
+
+pub fn print_report(out: &mut impl std::io::Write, r: &SyncReport) -> Result<()> {
+    let s = &r.summary;
+    writeln!(
+        out,
+        "{}: {} fetched in {:.2} s: {} new tickets, {} replies threaded, {} duplicates skipped, {} flagged for review",
+        r.mailbox, r.fetched, r.seconds, s.new_tickets, s.threaded, s.duplicates, s.flagged
+    )?;
+    if r.uidvalidity_reset {
+        writeln!(
+            out,
+            "  the server's UIDVALIDITY changed: the mailbox was read again and matched by Message-ID"
+        )?;
+    }
+    if r.flagged > 0 {
+        writeln!(out, "  after_ingest applied to {} messages", r.flagged)?;
+    }
+    Ok(())
+}
+
+/// Runs until interrupted: a pass, then IDLE (or a poll interval), with backoff on failures.
+fn watch(
+    ctx: &Context,
+    settings: &ImapSettings,
+    store: &mut crate::store::Store,
+    ingest: &crate::mail::ingest::Ingest,
+) -> Result<()> {
+    let poll = Duration::from_secs(
+        ctx.config
+            .imap
+            .as_ref()
+            .map_or(60, |c| c.poll_seconds.max(5)),
+    );
+    let mut failures = 0u32;
+    loop {
+        match one_pass(settings, store, ingest) {
+            Ok(r) => {
+                failures = 0;
+                if r.fetched > 0 {
+                    print_report(&mut std::io::stdout().lock(), &r)?;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                let retry = e
+                    .downcast_ref::<imap::SyncError>()
+                    .is_some_and(imap::SyncError::is_retryable);
+                if !retry {
+                    return Err(e);
+                }
+                // 5 s, 10 s, 20 s … at most 5 minutes between attempts.
+                let wait = Duration::from_secs((5u64 << failures.min(6)).min(300));
+                eprintln!("helpdesk: {e:#}; retrying in {} s", wait.as_secs());
+                std::thread::sleep(wait);
+                continue;
+            }
+        }
+        wait_for_mail(settings, poll);
+    }
+}
+
+/// IDLE where the server has it (re-issued every `poll` at most), else sleeps `poll`.
+fn wait_for_mail(settings: &ImapSettings, poll: Duration) {
+    let idled = imap::connect(settings).ok().and_then(|mut session| {
+        session.select(&settings.mailbox).ok()?;
+        if !imap::has_idle(&mut session) {
+            return None;
+        }
+        let r = imap::idle_wait(&mut session, poll).ok();
+        let _ = session.logout();
+        r
+    });
+    if idled.is_none() {
+        std::thread::sleep(poll);
+    }
+}

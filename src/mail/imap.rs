@@ -1,0 +1,722 @@
+//! The sync stage: new mail from an IMAP mailbox into the store, incrementally and crash-safe.
+//!
+//! Per mailbox the store keeps UIDVALIDITY, the highest UID stored and the highest UID whose
+//! `after_ingest` action was applied (store/sync.rs). A pass fetches only newer UIDs with one
+//! `UID FETCH` per batch of a range, on a thread of its own, while this thread parses and
+//! stores them; each batch commits together with the new highest UID. Only then are flags set
+//! or messages moved, so a crash anywhere loses nothing and stores nothing twice (ingest is
+//! idempotent by Message-ID, which also makes a UIDVALIDITY reset safe). The `imap` crate is
+//! blocking: callers in async code run this in `spawn_blocking`.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+use crate::store::{self, Store, sync::SyncState};
+
+use super::ingest::{Ingest, Prepared, RawMessage, Summary};
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Implicit TLS (IMAPS 993, SMTPS 465).
+    Tls,
+    /// STARTTLS on the plain port (IMAP 143, submission 587).
+    Starttls,
+    /// Plaintext: only to a loopback address.
+    None,
+}
+
+/// What to do on the server with a message once it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterIngest {
+    Seen,
+    Move(String),
+    Nothing,
+}
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Password(Secret),
+    /// OAuth 2 access token (Gmail, Microsoft 365), sent with SASL XOAUTH2.
+    XOAuth2(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Extra trusted CA certificate (PEM), for a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (explicitly configured; warned about on every run).
+    pub accept_invalid_certs: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub tls: Tls,
+    pub username: String,
+    pub auth: Auth,
+    pub mailbox: String,
+    pub after_ingest: AfterIngest,
+    pub connect_timeout: Duration,
+    pub io_timeout: Duration,
+    /// Messages per `UID FETCH` and per store transaction.
+    pub batch: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("cannot resolve IMAP host {host}: {source}; check [imap] host and your DNS")]
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot connect to IMAP server {host}:{port}: {source}; check [imap] host and port, and that the server is up and reachable"
+    )]
+    Connect {
+        host: String,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error(
+        "TLS with {host}:{port} failed: {detail}; check [imap] security and port (993 for tls, 143 for starttls), or trust a private CA with [imap] tls_ca_file"
+    )]
+    Tls {
+        host: String,
+        port: u16,
+        detail: String,
+    },
+    #[error("cannot read the CA file {path}: {detail}; check [imap] tls_ca_file")]
+    CaFile { path: PathBuf, detail: String },
+    #[error(
+        "IMAP login to {host} as {user} was rejected ({detail}); check [imap] username and password_command (or password_env), then run `helpdesk doctor`"
+    )]
+    Login {
+        host: String,
+        user: String,
+        detail: String,
+    },
+    #[error("the mailbox {mailbox:?} cannot be opened on {host} ({detail}); check [imap] mailbox")]
+    Mailbox {
+        host: String,
+        mailbox: String,
+        detail: String,
+    },
+    #[error(
+        "the IMAP server {host} stopped answering or dropped the connection ({detail}); what was stored is kept, the next sync resumes"
+    )]
+    Connection { host: String, detail: String },
+    #[error("the IMAP server {host} refused {command}: {detail}")]
+    Command {
+        host: String,
+        command: String,
+        detail: String,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+impl SyncError {
+    /// Worth trying again later (network, server), as opposed to configuration problems.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Resolve { .. }
+            | SyncError::Connect { .. }
+            | SyncError::Connection { .. }
+            | SyncError::Command { .. } => true,
+            SyncError::Store(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub mailbox: String,
+    pub fetched: u64,
+    pub summary: Summary,
+    /// The server's UIDVALIDITY changed: the mailbox was read again, matched by Message-ID.
+    pub uidvalidity_reset: bool,
+    /// Messages whose `after_ingest` action was applied in this pass.
+    pub flagged: u64,
+    pub seconds: f64,
+}
+
+/// Progress of a pass, for a progress bar or the TUI's status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Connected,
+    /// `total` new messages to fetch.
+    Found {
+        total: u64,
+    },
+    Stored {
+        done: u64,
+        total: u64,
+    },
+}
+
+/// The byte stream under a session: TLS, or plain TCP to loopback.
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(native_tls::TlsStream<TcpStream>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(t) => t,
+            Conn::Tls(t) => t.get_ref(),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(t) => t.read(buf),
+            Conn::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(t) => t.write(buf),
+            Conn::Tls(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(t) => t.flush(),
+            Conn::Tls(t) => t.flush(),
+        }
+    }
+}
+
+impl imap::extensions::idle::SetReadTimeout for Conn {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> imap::error::Result<()> {
+        self.tcp()
+            .set_read_timeout(timeout)
+            .map_err(imap::Error::Io)
+    }
+}
+
+pub type Session = imap::Session<Conn>;
+
+struct XOAuth2<'a> {
+    user: &'a str,
+    token: &'a str,
+}
+
+impl imap::Authenticator for XOAuth2<'_> {
+    type Response = String;
+    fn process(&self, _challenge: &[u8]) -> String {
+        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+    }
+}
+
+fn tls_connector(s: &ImapSettings) -> Result<native_tls::TlsConnector, SyncError> {
+    let mut b = native_tls::TlsConnector::builder();
+    if let Some(path) = &s.tls.ca_file {
+        let pem = std::fs::read(path).map_err(|e| SyncError::CaFile {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| SyncError::CaFile {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        b.add_root_certificate(cert);
+    }
+    if s.tls.accept_invalid_certs {
+        tracing::warn!(host = %s.host, "IMAP certificate verification is turned off ([imap] tls_accept_invalid_certs)");
+        b.danger_accept_invalid_certs(true);
+    }
+    b.build().map_err(|e| SyncError::Tls {
+        host: s.host.clone(),
+        port: s.port,
+        detail: e.to_string(),
+    })
+}
+
+/// Reads one CRLF-terminated line byte by byte, so nothing after it is consumed (the TLS
+/// handshake follows STARTTLS's OK on the same socket).
+fn read_line(tcp: &mut TcpStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 8192 {
+        if tcp.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+/// Connects, secures and logs in.
+pub fn connect(s: &ImapSettings) -> Result<Session, SyncError> {
+    let addrs: Vec<_> = (s.host.as_str(), s.port)
+        .to_socket_addrs()
+        .map_err(|source| SyncError::Resolve {
+            host: s.host.clone(),
+            source,
+        })?
+        .collect();
+    let mut last_err = None;
+    let mut tcp = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, s.connect_timeout) {
+            Ok(t) => {
+                tcp = Some(t);
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let conn_err = |source| SyncError::Connect {
+        host: s.host.clone(),
+        port: s.port,
+        source,
+    };
+    let mut tcp = tcp.ok_or_else(|| {
+        conn_err(last_err.unwrap_or_else(|| std::io::ErrorKind::AddrNotAvailable.into()))
+    })?;
+    tcp.set_read_timeout(Some(s.io_timeout)).map_err(conn_err)?;
+    tcp.set_write_timeout(Some(s.io_timeout))
+        .map_err(conn_err)?;
+    let _ = tcp.set_nodelay(true);
+    let lost = |detail: String| SyncError::Connection {
+        host: s.host.clone(),
+        detail,
+    };
+    let tls_err = |detail: String| SyncError::Tls {
+        host: s.host.clone(),
+        port: s.port,
+        detail,
+    };
+
+    let client: imap::Client<Conn> = match s.security {
+        Security::Tls => {
+            let tls = tls_connector(s)?
+                .connect(&s.host, tcp)
+                .map_err(|e| tls_err(e.to_string()))?;
+            let mut c = imap::Client::new(Conn::Tls(tls));
+            c.read_greeting().map_err(|e| lost(e.to_string()))?;
+            c
+        }
+        Security::Starttls => {
+            let greeting = read_line(&mut tcp).map_err(|e| lost(e.to_string()))?;
+            if !greeting.starts_with("* OK") {
+                return Err(lost(format!("unexpected greeting {:?}", greeting.trim())));
+            }
+            tcp.write_all(b"s0 STARTTLS\r\n")
+                .map_err(|e| lost(e.to_string()))?;
+            loop {
+                let line = read_line(&mut tcp).map_err(|e| lost(e.to_string()))?;
+                if line.starts_with("s0 ") {
+                    if !line.starts_with("s0 OK") {
+                        return Err(tls_err(format!(
+                            "the server refused STARTTLS: {}",
+                            line.trim()
+                        )));
+                    }
+                    break;
+                }
+            }
+            let tls = tls_connector(s)?
+                .connect(&s.host, tcp)
+                .map_err(|e| tls_err(e.to_string()))?;
+            imap::Client::new(Conn::Tls(tls))
+        }
+        Security::None => {
+            let mut c = imap::Client::new(Conn::Plain(tcp));
+            c.read_greeting().map_err(|e| lost(e.to_string()))?;
+            c
+        }
+    };
+    let login_err = |e: imap::Error| match e {
+        imap::Error::No(d) | imap::Error::Bad(d) => SyncError::Login {
+            host: s.host.clone(),
+            user: s.username.clone(),
+            detail: d,
+        },
+        other => lost(other.to_string()),
+    };
+    let session = match &s.auth {
+        Auth::Password(p) => client
+            .login(&s.username, p.expose())
+            .map_err(|(e, _)| login_err(e))?,
+        Auth::XOAuth2(token) => {
+            let auth = XOAuth2 {
+                user: &s.username,
+                token: token.expose(),
+            };
+            client
+                .authenticate("XOAUTH2", &auth)
+                .map_err(|(e, _)| login_err(e))?
+        }
+    };
+    Ok(session)
+}
+
+/// Compresses sorted UIDs into an IMAP sequence set: `1:5,8,10:12`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+enum Fetched {
+    Message {
+        uid: u32,
+        raw: Vec<u8>,
+        prepared: Prepared,
+    },
+    /// Every message of the batch up to this UID has been sent.
+    BatchEnd,
+    Failed(SyncError),
+}
+
+/// One pass over the configured mailbox.
+pub fn sync_once(
+    store: &mut Store,
+    ingest: &Ingest,
+    s: &ImapSettings,
+    now: &dyn Fn() -> i64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let mut report = SyncReport {
+        mailbox: s.mailbox.clone(),
+        ..SyncReport::default()
+    };
+    let mut session = connect(s)?;
+    progress(Progress::Connected);
+    let mailbox = session.select(&s.mailbox).map_err(|e| SyncError::Mailbox {
+        host: s.host.clone(),
+        mailbox: s.mailbox.clone(),
+        detail: e.to_string(),
+    })?;
+    let uidvalidity = mailbox.uid_validity.unwrap_or(0);
+    let mut state = match store::sync::get(store.conn(), &s.mailbox)? {
+        Some(st) if st.uidvalidity == uidvalidity => st,
+        Some(_) => {
+            report.uidvalidity_reset = true;
+            tracing::warn!(mailbox = %s.mailbox, "UIDVALIDITY changed: reading the mailbox again, matching by Message-ID");
+            SyncState {
+                uidvalidity,
+                last_uid: 0,
+                applied_uid: 0,
+                last_sync_at: None,
+            }
+        }
+        None => SyncState {
+            uidvalidity,
+            last_uid: 0,
+            applied_uid: 0,
+            last_sync_at: None,
+        },
+    };
+
+    // A previous pass may have stored messages and stopped before flagging them.
+    if state.applied_uid < state.last_uid {
+        report.flagged +=
+            apply_after_ingest(&mut session, s, state.applied_uid + 1, state.last_uid)?;
+        state.applied_uid = state.last_uid;
+        let tx = store.write()?;
+        store::sync::set(&tx, &s.mailbox, &state)?;
+        Store::commit(tx)?;
+    }
+
+    let nothing_new = mailbox.exists == 0
+        || mailbox
+            .uid_next
+            .is_some_and(|next| next <= state.last_uid + 1);
+    let mut uids: Vec<u32> = if nothing_new {
+        Vec::new()
+    } else {
+        session
+            .uid_search(format!("UID {}:*", state.last_uid + 1))
+            .map_err(|e| command_err(s, "UID SEARCH", e))?
+            .into_iter()
+            // `n:*` always matches the highest UID, even when it is below n.
+            .filter(|&u| u > state.last_uid)
+            .collect()
+    };
+    uids.sort_unstable();
+    let total = uids.len() as u64;
+    progress(Progress::Found { total });
+
+    if !uids.is_empty() {
+        let (send, recv) = sync_channel::<Fetched>(256);
+        let result = std::thread::scope(|scope| {
+            let fetcher = scope.spawn(|| {
+                fetch_all(&mut session, s, &uids, ingest, &send);
+                drop(send);
+            });
+            let stored = store_all(
+                store,
+                ingest,
+                s,
+                &mut state,
+                recv,
+                now,
+                &mut report,
+                progress,
+                total,
+            );
+            let _ = fetcher.join();
+            stored
+        });
+        result?;
+    }
+
+    if state.applied_uid < state.last_uid {
+        report.flagged +=
+            apply_after_ingest(&mut session, s, state.applied_uid + 1, state.last_uid)?;
+        state.applied_uid = state.last_uid;
+    }
+    state.last_sync_at = Some(now());
+    let tx = store.write()?;
+    store::sync::set(&tx, &s.mailbox, &state)?;
+    Store::commit(tx)?;
+    let _ = session.logout();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn command_err(s: &ImapSettings, command: &str, e: imap::Error) -> SyncError {
+    match e {
+        imap::Error::No(d) | imap::Error::Bad(d) => SyncError::Command {
+            host: s.host.clone(),
+            command: command.into(),
+            detail: d,
+        },
+        other => SyncError::Connection {
+            host: s.host.clone(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// The fetching thread: one `UID FETCH` per batch; each message is parsed here too, so the
+/// storing thread only threads and writes.
+fn fetch_all(
+    session: &mut Session,
+    s: &ImapSettings,
+    uids: &[u32],
+    ingest: &Ingest,
+    send: &SyncSender<Fetched>,
+) {
+    for chunk in uids.chunks(s.batch.max(1)) {
+        let fetches = match session.uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])") {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = send.send(Fetched::Failed(command_err(s, "UID FETCH", e)));
+                return;
+            }
+        };
+        let mut got: Vec<(u32, &[u8])> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?)))
+            .collect();
+        got.sort_unstable_by_key(|(u, _)| *u);
+        for (uid, body) in got {
+            let raw = body.to_vec();
+            let prepared = ingest.prepare(&raw);
+            if send.send(Fetched::Message { uid, raw, prepared }).is_err() {
+                return;
+            }
+        }
+        if send.send(Fetched::BatchEnd).is_err() {
+            return;
+        }
+    }
+}
+
+/// The storing thread: a transaction per fetched batch, committed with the new highest UID.
+#[allow(clippy::too_many_arguments)]
+fn store_all(
+    store: &mut Store,
+    ingest: &Ingest,
+    s: &ImapSettings,
+    state: &mut SyncState,
+    recv: Receiver<Fetched>,
+    now: &dyn Fn() -> i64,
+    report: &mut SyncReport,
+    progress: &mut dyn FnMut(Progress),
+    total: u64,
+) -> Result<(), SyncError> {
+    let source = format!("imap:{}", s.mailbox);
+    let mut items = recv.into_iter();
+    let mut failure = None;
+    let mut ended = false;
+    while !ended {
+        let tx = store.write()?;
+        let mut stored = false;
+        loop {
+            match items.next() {
+                None => {
+                    ended = true;
+                    break;
+                }
+                Some(Fetched::BatchEnd) => break,
+                Some(Fetched::Failed(e)) => {
+                    failure = Some(e);
+                    ended = true;
+                    break;
+                }
+                Some(Fetched::Message { uid, raw, prepared }) => {
+                    let r = ingest.store(
+                        &tx,
+                        &RawMessage {
+                            bytes: &raw,
+                            source: &source,
+                            mailbox: Some(&s.mailbox),
+                            uidvalidity: Some(state.uidvalidity),
+                            uid: Some(uid),
+                        },
+                        &prepared,
+                        now(),
+                    )?;
+                    report
+                        .summary
+                        .add(&r.outcome, r.class, r.parse_error.is_some());
+                    report.fetched += 1;
+                    state.last_uid = state.last_uid.max(uid);
+                    stored = true;
+                }
+            }
+        }
+        // Whatever arrived whole is kept, also when the connection broke mid-batch.
+        if stored {
+            store::sync::set(&tx, &s.mailbox, state)?;
+        }
+        Store::commit(tx)?;
+        if stored {
+            progress(Progress::Stored {
+                done: report.fetched,
+                total,
+            });
+        }
+    }
+    match failure {
+        Some(e) => {
+            let tx = store.write()?;
+            store::sync::set_error(&tx, &s.mailbox, &e.to_string())?;
+            Store::commit(tx)?;
+            Err(e)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Marks \Seen or moves the stored messages `from..=to` (UIDs).
+fn apply_after_ingest(
+    session: &mut Session,
+    s: &ImapSettings,
+    from: u32,
+    to: u32,
+) -> Result<u64, SyncError> {
+    let set = format!("{from}:{to}");
+    let count = u64::from(to - from + 1);
+    match &s.after_ingest {
+        AfterIngest::Nothing => Ok(0),
+        AfterIngest::Seen => {
+            session
+                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                .map_err(|e| command_err(s, "UID STORE", e))?;
+            Ok(count)
+        }
+        AfterIngest::Move(folder) => {
+            let caps = session
+                .capabilities()
+                .map_err(|e| command_err(s, "CAPABILITY", e))?;
+            if caps.has_str("MOVE") {
+                session
+                    .uid_mv(&set, folder)
+                    .map_err(|e| command_err(s, &format!("UID MOVE to {folder}"), e))?;
+            } else {
+                session
+                    .uid_copy(&set, folder)
+                    .map_err(|e| command_err(s, &format!("UID COPY to {folder}"), e))?;
+                session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                    .map_err(|e| command_err(s, "UID STORE", e))?;
+                let uidplus = caps.has_str("UIDPLUS");
+                if uidplus {
+                    session
+                        .uid_expunge(&set)
+                        .map_err(|e| command_err(s, "UID EXPUNGE", e))?;
+                } else {
+                    session
+                        .expunge()
+                        .map_err(|e| command_err(s, "EXPUNGE", e))?;
+                }
+            }
+            Ok(count)
+        }
+    }
+}
+
+/// Whether the server can push new mail (IDLE, RFC 2177).
+pub fn has_idle(session: &mut Session) -> bool {
+    session
+        .capabilities()
+        .map(|c| c.has_str("IDLE"))
+        .unwrap_or(false)
+}
+
+/// Waits for new mail with IDLE, at most `timeout`; true when the mailbox changed.
+pub fn idle_wait(session: &mut Session, timeout: Duration) -> Result<bool, String> {
+    let handle = session.idle().map_err(|e| e.to_string())?;
+    match handle.wait_with_timeout(timeout) {
+        Ok(imap::extensions::idle::WaitOutcome::MailboxChanged) => Ok(true),
+        Ok(imap::extensions::idle::WaitOutcome::TimedOut) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_are_compressed() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set(&[42]), "42");
+        assert_eq!(uid_set(&[]), "");
+    }
+}
