@@ -124,6 +124,13 @@ pub struct Smtp {
     pub username: String,
     pub password_command: Option<String>,
     pub password_env: Option<String>,
+    /// Refused unless the config file is private (mode 0600).
+    pub password: Option<String>,
+    pub tls_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_accept_invalid_certs: bool,
+    #[serde(default = "default_io_timeout")]
+    pub timeout_seconds: u64,
     #[serde(default = "default_sent")]
     pub save_sent: Option<String>,
 }

@@ -5,6 +5,7 @@
 
 mod completions;
 mod demo;
+mod doctor;
 mod import;
 mod output;
 mod sync;
@@ -40,6 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Try helpdesk on a bundled demo mailbox: no server, no key, no config
     Demo(demo::Args),
+    /// Check the configuration, the store, IMAP, SMTP and the AI endpoint
+    Doctor(doctor::Args),
     /// Import .eml files, Maildir folders and mbox files into the store
     Import(import::Args),
     /// Fetch new mail from the IMAP mailbox
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = Context::load(&cli)?;
     match command {
         Command::Demo(args) => demo::run(&ctx, args, cli.store.is_some()),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
         Command::Ticket(cmd) => ticket::run(&ctx, cmd),

@@ -1,0 +1,240 @@
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::config::{Provider, Security, is_loopback};
+use crate::mail::imap;
+use crate::secret::{self, Secret};
+
+use super::{Context, sync};
+
+/// Check the configuration, the store, the IMAP and SMTP logins and the AI endpoint, and say
+/// what to fix
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+struct Report {
+    failed: usize,
+}
+
+impl Report {
+    fn ok(&self, what: &str, detail: impl AsRef<str>) {
+        println!("ok    {what:<8} {}", detail.as_ref());
+    }
+    fn warn(&self, what: &str, detail: impl AsRef<str>) {
+        println!("warn  {what:<8} {}", detail.as_ref());
+    }
+    fn fail(&mut self, what: &str, detail: impl AsRef<str>) {
+        self.failed += 1;
+        println!("FAIL  {what:<8} {}", detail.as_ref());
+    }
+}
+
+pub fn run(ctx: &Context, _args: &Args) -> Result<()> {
+    let mut r = Report { failed: 0 };
+    config(ctx, &mut r);
+    store(ctx, &mut r);
+    imap_check(ctx, &mut r);
+    smtp_check(ctx, &mut r);
+    ai_check(ctx, &mut r);
+    if r.failed > 0 {
+        bail!(
+            "{} check(s) failed; fix them as said above and run `helpdesk doctor` again",
+            r.failed
+        );
+    }
+    Ok(())
+}
+
+fn config(ctx: &Context, r: &mut Report) {
+    let path = &ctx.paths.config;
+    if !ctx.config_found {
+        r.warn(
+            "config",
+            format!("{} does not exist: defaults in use. Copy config.example.toml there to set up your inbox", path.display()),
+        );
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        let plain = ctx
+            .config
+            .imap
+            .as_ref()
+            .is_some_and(|i| i.password.is_some())
+            || ctx
+                .config
+                .smtp
+                .as_ref()
+                .is_some_and(|s| s.password.is_some());
+        if mode & 0o077 != 0 && plain {
+            r.fail("config", format!("{} holds a password and can be read by others (mode {mode:o}): run `chmod 600 {}`", path.display(), path.display()));
+            return;
+        }
+        if mode & 0o077 != 0 {
+            r.warn(
+                "config",
+                format!(
+                    "{} is readable by others (mode {mode:o}); `chmod 600` it",
+                    path.display()
+                ),
+            );
+            return;
+        }
+        r.ok("config", format!("{} (mode {mode:o})", path.display()));
+    }
+}
+
+fn store(ctx: &Context, r: &mut Report) {
+    match ctx.open_store() {
+        Ok(s) => {
+            let tickets = crate::store::tickets::count(s.conn()).unwrap_or(0);
+            let messages = crate::store::messages::count(s.conn()).unwrap_or(0);
+            r.ok(
+                "store",
+                format!(
+                    "{}: {tickets} tickets, {messages} messages",
+                    ctx.paths.store.display()
+                ),
+            );
+        }
+        Err(e) => r.fail("store", format!("{e:#}")),
+    }
+}
+
+fn imap_check(ctx: &Context, r: &mut Report) {
+    if ctx.config.imap.is_none() {
+        r.warn(
+            "imap",
+            "no [imap] section: sync is off (helpdesk import still works)",
+        );
+        return;
+    }
+    let settings = match sync::imap_settings(ctx) {
+        Ok(s) => s,
+        Err(e) => return r.fail("imap", format!("{e:#}")),
+    };
+    match imap::connect(&settings) {
+        Ok(mut session) => match session.examine(&settings.mailbox) {
+            Ok(mb) => {
+                let idle = if imap::has_idle(&mut session) {
+                    "IDLE"
+                } else {
+                    "no IDLE: polling"
+                };
+                r.ok(
+                    "imap",
+                    format!(
+                        "{}@{}:{}: logged in; {} has {} messages ({idle})",
+                        settings.username,
+                        settings.host,
+                        settings.port,
+                        settings.mailbox,
+                        mb.exists
+                    ),
+                );
+                let _ = session.logout();
+            }
+            Err(e) => r.fail(
+                "imap",
+                format!(
+                    "logged in, but the mailbox {:?} cannot be opened ({e}); check [imap] mailbox",
+                    settings.mailbox
+                ),
+            ),
+        },
+        Err(e) => r.fail("imap", e.to_string()),
+    }
+}
+
+fn smtp_check(ctx: &Context, r: &mut Report) {
+    let Some(c) = &ctx.config.smtp else {
+        r.warn("smtp", "no [smtp] section: approved replies cannot be sent");
+        return;
+    };
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let password: Result<Secret, String> = if let Some(cmd) = &c.password_command {
+        secret::from_command("[smtp] password_command", cmd).map_err(|e| e.to_string())
+    } else if let Some(var) = &c.password_env {
+        secret::from_env("[smtp] password_env", var).map_err(|e| e.to_string())
+    } else if let Some(p) = &c.password {
+        sync::check_private(&ctx.paths.config)
+            .map(|_| Secret::new(p.clone()))
+            .map_err(|e| e.to_string())
+    } else {
+        Err("no SMTP credentials: set [smtp] password_command or password_env".into())
+    };
+    let password = match password {
+        Ok(p) => p,
+        Err(e) => return r.fail("smtp", e),
+    };
+    let tls = || -> Result<TlsParameters, String> {
+        let mut b = TlsParameters::builder(c.host.clone());
+        if let Some(path) = &c.tls_ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("[smtp] tls_ca_file {}: {e}", path.display()))?;
+            b = b.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| e.to_string())?);
+        }
+        b = b.dangerous_accept_invalid_certs(c.tls_accept_invalid_certs);
+        b.build().map_err(|e| e.to_string())
+    };
+    let tls = match c.security {
+        Security::None if is_loopback(&c.host) => Tls::None,
+        Security::None => {
+            return r.fail("smtp", "security = \"none\" is only allowed for loopback");
+        }
+        Security::Tls => match tls() {
+            Ok(p) => Tls::Wrapper(p),
+            Err(e) => return r.fail("smtp", e),
+        },
+        Security::Starttls => match tls() {
+            Ok(p) => Tls::Required(p),
+            Err(e) => return r.fail("smtp", e),
+        },
+    };
+    let transport = lettre::SmtpTransport::builder_dangerous(c.host.clone())
+        .port(c.port)
+        .tls(tls)
+        .credentials(Credentials::new(
+            c.username.clone(),
+            password.expose().to_owned(),
+        ))
+        .timeout(Some(Duration::from_secs(c.timeout_seconds.max(1))))
+        .build();
+    match transport.test_connection() {
+        Ok(true) => r.ok("smtp", format!("{}@{}:{}: logged in", c.username, c.host, c.port)),
+        Ok(false) => r.fail("smtp", format!("{}:{} answered, but not as a working SMTP server; check [smtp] host and port", c.host, c.port)),
+        Err(e) => r.fail(
+            "smtp",
+            format!("{}:{}: {e}; check [smtp] host, port, security (465 tls, 587 starttls), username and password_command", c.host, c.port),
+        ),
+    }
+}
+
+fn ai_check(ctx: &Context, r: &mut Report) {
+    let ai = &ctx.config.ai;
+    match ai.provider {
+        Provider::Offline => r.ok("ai", "offline drafter: needs no network and no key"),
+        Provider::Openai => {
+            let key = ai
+                .api_key_env
+                .as_deref()
+                .map(|v| secret::from_env("[ai] api_key_env", v));
+            match key {
+                Some(Err(e)) => r.fail("ai", e.to_string()),
+                _ => r.warn(
+                    "ai",
+                    format!(
+                        "{} ({}): the endpoint check arrives with the AI drafter",
+                        ai.base_url, ai.model
+                    ),
+                ),
+            }
+        }
+    }
+}
