@@ -2,6 +2,8 @@
 //! and a small builder for RFC 5322 messages.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
