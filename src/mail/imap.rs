@@ -402,7 +402,7 @@ enum Fetched {
     Message {
         uid: u32,
         raw: Vec<u8>,
-        prepared: Prepared,
+        prepared: Box<Prepared>,
     },
     /// Every message of the batch up to this UID has been sent.
     BatchEnd,
@@ -555,7 +555,7 @@ fn fetch_all(
         got.sort_unstable_by_key(|(u, _)| *u);
         for (uid, body) in got {
             let raw = body.to_vec();
-            let prepared = ingest.prepare(&raw);
+            let prepared = Box::new(ingest.prepare(&raw));
             if send.send(Fetched::Message { uid, raw, prepared }).is_err() {
                 return;
             }

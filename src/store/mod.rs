@@ -54,7 +54,23 @@ impl Store {
         };
         store.configure()?;
         migrate::migrate(&mut store.conn, SCHEMA_VERSION)?;
+        store.index_leftovers()?;
         Ok(store)
+    }
+
+    /// Indexes rows a writer queued for search but did not flush (one that committed without
+    /// [`Store::commit`]), so search never misses a stored message for long.
+    fn index_leftovers(&mut self) -> Result<()> {
+        let pending: bool =
+            self.conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM fts_pending)", [], |r| {
+                    r.get(0)
+                })?;
+        if pending {
+            let tx = self.write()?;
+            Store::commit(tx)?;
+        }
+        Ok(())
     }
 
     /// Opens the store without migrating: for tests that build earlier schema versions.

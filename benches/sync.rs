@@ -1,0 +1,196 @@
+//! `scripts/bench-sync`: `helpdesk sync` against mbsync (isync) on the same Dovecot mailbox of
+//! 10,000 generated messages, in the same run. Prints both wall times, the ratio, helpdesk's
+//! peak memory and a no-change re-sync. A report, not a test: no assertion on timings.
+
+#[path = "../tests/support/servers.rs"]
+mod servers;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use servers::MailServers;
+
+const COUNT: usize = 10_000;
+
+/// Runs a command, returning (seconds, peak RSS in KiB) measured by wait4.
+fn measure(cmd: &mut Command) -> (f64, i64) {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the measured command");
+    let pid = child.id() as libc::pid_t;
+    // Read output on threads so a full pipe cannot stall the child.
+    let mut child = child;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).ok();
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).ok();
+        s
+    });
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let secs = start.elapsed().as_secs_f64();
+    let (o, e) = (t_out.join().unwrap(), t_err.join().unwrap());
+    assert!(
+        r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed:\n{o}\n{e}"
+    );
+    for line in o.lines().take(3) {
+        println!("  | {line}");
+    }
+    (secs, usage.ru_maxrss)
+}
+
+fn generate(dir: &Path) -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = dir.join("generated");
+    let status = Command::new("python3")
+        .arg(root.join("scripts/gen-mail.py"))
+        .arg(&out)
+        .args(["--count", &COUNT.to_string(), "--seed", "42", "--quiet"])
+        .status()
+        .expect("python3 scripts/gen-mail.py");
+    assert!(status.success());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+fn main() {
+    if Command::new("mbsync").arg("--version").output().is_err() {
+        eprintln!("mbsync is not installed: run scripts/bench-sync (it installs isync)");
+        std::process::exit(1);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let srv = MailServers::start();
+    let messages = generate(work.path());
+    let bytes: usize = messages.iter().map(Vec::len).sum();
+    srv.seed_maildir("support", messages);
+    // Let Dovecot index the mailbox once, so neither tool pays for that.
+    {
+        let mut s = srv.imap("support");
+        let mb = s.examine("INBOX").unwrap();
+        assert_eq!(mb.exists as usize, COUNT);
+        s.fetch("1:*", "(UID RFC822.SIZE)").unwrap();
+        let _ = s.logout();
+    }
+    println!(
+        "mailbox: {COUNT} messages, {:.1} MiB, Dovecot on 127.0.0.1:{} (IMAPS)",
+        bytes as f64 / 1048576.0,
+        srv.imaps_port
+    );
+
+    // helpdesk: release build, fresh store, after_ingest = none (mbsync changes no flags).
+    let cfg = work.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[account]\naddress = \"support@lumencloud.example\"\n\n[imap]\nhost = \"localhost\"\nport = {}\nsecurity = \"tls\"\nusername = \"support\"\npassword_command = \"echo {}\"\ntls_ca_file = \"{}\"\nafter_ingest = \"none\"\n",
+            srv.imaps_port,
+            srv.password("support"),
+            srv.ca_cert.display()
+        ),
+    )
+    .unwrap();
+    let store = work.path().join("bench.sqlite3");
+    let helpdesk = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_helpdesk"));
+        c.args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "sync",
+        ])
+        .env("HOME", work.path())
+        .env("XDG_CONFIG_HOME", work.path().join("xdg"))
+        .env("XDG_DATA_HOME", work.path().join("xdg"));
+        c
+    };
+    println!("helpdesk sync (fresh store):");
+    let (h_secs, h_rss) = measure(&mut helpdesk());
+    println!("helpdesk sync (nothing new):");
+    let (again_secs, _) = measure(&mut helpdesk());
+
+    // mbsync: the same mailbox into a Maildir, FSync off.
+    let near = work.path().join("mbsync");
+    std::fs::create_dir_all(&near).unwrap();
+    let mbsyncrc = work.path().join("mbsyncrc");
+    std::fs::write(
+        &mbsyncrc,
+        format!(
+            "FSync no\n\nIMAPAccount bench\nHost localhost\nPort {}\nUser support\nPass {}\nSSLType IMAPS\nCertificateFile {}\n\nIMAPStore remote\nAccount bench\n\nMaildirStore local\nPath {}/\nInbox {}/INBOX\n\nChannel bench\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSync Pull\nSyncState *\n",
+            srv.imaps_port,
+            srv.password("support"),
+            srv.ca_cert.display(),
+            near.display(),
+            near.display()
+        ),
+    )
+    .unwrap();
+    println!("mbsync:");
+    let (m_secs, m_rss) = measure(
+        Command::new("mbsync")
+            .arg("-c")
+            .arg(&mbsyncrc)
+            .arg("-q")
+            .arg("bench"),
+    );
+    let got = std::fs::read_dir(near.join("INBOX/new"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+        + std::fs::read_dir(near.join("INBOX/cur"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+    assert_eq!(got, COUNT, "mbsync copied {got} messages");
+
+    println!();
+    println!(
+        "{:<24} {:>9} {:>12} {:>9}",
+        "tool", "seconds", "messages/s", "peak MB"
+    );
+    println!(
+        "{:<24} {:>9.3} {:>12.0} {:>9.1}",
+        "helpdesk sync",
+        h_secs,
+        COUNT as f64 / h_secs,
+        h_rss as f64 / 1024.0
+    );
+    println!(
+        "{:<24} {:>9.3} {:>12.0} {:>9.1}",
+        "mbsync (FSync off)",
+        m_secs,
+        COUNT as f64 / m_secs,
+        m_rss as f64 / 1024.0
+    );
+    println!("{:<24} {:>9.3}", "helpdesk re-sync, no change", again_secs);
+    println!();
+    let ratio = h_secs / m_secs;
+    println!(
+        "helpdesk/mbsync wall time = {ratio:.2}× (target ≤ 1.0×, aim 0.6×): {}",
+        if ratio <= 1.0 { "PASS" } else { "FAIL" }
+    );
+    println!(
+        "helpdesk peak memory {:.1} MB (target < 100 MB): {}",
+        h_rss as f64 / 1024.0,
+        if h_rss < 100 * 1024 { "PASS" } else { "FAIL" }
+    );
+    println!(
+        "no-change re-sync {:.3} s (target < 0.1 s): {}",
+        again_secs,
+        if again_secs < 0.1 { "PASS" } else { "FAIL" }
+    );
+}
