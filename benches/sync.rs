@@ -82,7 +82,8 @@ fn main() {
     // Let Dovecot index the mailbox once, so neither tool pays for that.
     {
         let mut s = srv.imap("support");
-        let mb = s.examine("INBOX").unwrap();
+        // SELECT, not EXAMINE: the first SELECT moves new/ to cur/, which neither tool should pay.
+        let mb = s.select("INBOX").unwrap();
         assert_eq!(mb.exists as usize, COUNT);
         s.fetch("1:*", "(UID RFC822.SIZE)").unwrap();
         let _ = s.logout();
@@ -120,14 +121,9 @@ fn main() {
         .env("XDG_DATA_HOME", work.path().join("xdg"));
         c
     };
-    println!("helpdesk sync (fresh store):");
-    let (h_secs, h_rss) = measure(&mut helpdesk());
-    println!("helpdesk sync (nothing new):");
-    let (again_secs, _) = measure(&mut helpdesk());
 
     // mbsync: the same mailbox into a Maildir, FSync off.
     let near = work.path().join("mbsync");
-    std::fs::create_dir_all(&near).unwrap();
     let mbsyncrc = work.path().join("mbsyncrc");
     std::fs::write(
         &mbsyncrc,
@@ -141,56 +137,96 @@ fn main() {
         ),
     )
     .unwrap();
-    println!("mbsync:");
-    let (m_secs, m_rss) = measure(
-        Command::new("mbsync")
-            .arg("-c")
-            .arg(&mbsyncrc)
-            .arg("-q")
-            .arg("bench"),
-    );
-    let got = std::fs::read_dir(near.join("INBOX/new"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-        + std::fs::read_dir(near.join("INBOX/cur"))
-            .map(|d| d.count())
-            .unwrap_or(0);
-    assert_eq!(got, COUNT, "mbsync copied {got} messages");
+
+    // The tools alternate over several rounds (a shared 2-core machine is noisy); the report
+    // gives every run and the median.
+    const ROUNDS: usize = 3;
+    let (mut h_runs, mut m_runs, mut again_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut h_rss, mut m_rss) = (0, 0);
+    for round in 1..=ROUNDS {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
+        }
+        println!("round {round}: helpdesk sync, fresh store");
+        let (secs, rss) = measure(&mut helpdesk());
+        h_runs.push(secs);
+        h_rss = h_rss.max(rss);
+        for _ in 0..2 {
+            println!("round {round}: helpdesk sync, nothing new");
+            again_runs.push(measure(&mut helpdesk()).0);
+        }
+        let _ = std::fs::remove_dir_all(&near);
+        std::fs::create_dir_all(&near).unwrap();
+        println!("round {round}: mbsync");
+        let (secs, rss) = measure(
+            Command::new("mbsync")
+                .arg("-c")
+                .arg(&mbsyncrc)
+                .arg("-q")
+                .arg("bench"),
+        );
+        m_runs.push(secs);
+        m_rss = m_rss.max(rss);
+        let got = std::fs::read_dir(near.join("INBOX/new")).map_or(0, |d| d.count())
+            + std::fs::read_dir(near.join("INBOX/cur")).map_or(0, |d| d.count());
+        assert_eq!(got, COUNT, "mbsync copied {got} messages");
+    }
+    let runs = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.3}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!();
+    println!("helpdesk sync runs (s):    {}", runs(&h_runs));
+    println!("mbsync runs (s):           {}", runs(&m_runs));
+    println!("no-change re-sync runs (s): {}", runs(&again_runs));
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let best_ratio = best(&h_runs) / best(&m_runs);
+    let (h_secs, m_secs, again_secs) = (median(h_runs), median(m_runs), median(again_runs));
 
     println!();
     println!(
-        "{:<24} {:>9} {:>12} {:>9}",
-        "tool", "seconds", "messages/s", "peak MB"
+        "{:<28} {:>9} {:>12} {:>9}",
+        "median of runs", "seconds", "messages/s", "peak MB"
     );
     println!(
-        "{:<24} {:>9.3} {:>12.0} {:>9.1}",
+        "{:<28} {:>9.3} {:>12.0} {:>9.1}",
         "helpdesk sync",
         h_secs,
         COUNT as f64 / h_secs,
         h_rss as f64 / 1024.0
     );
     println!(
-        "{:<24} {:>9.3} {:>12.0} {:>9.1}",
+        "{:<28} {:>9.3} {:>12.0} {:>9.1}",
         "mbsync (FSync off)",
         m_secs,
         COUNT as f64 / m_secs,
         m_rss as f64 / 1024.0
     );
-    println!("{:<24} {:>9.3}", "helpdesk re-sync, no change", again_secs);
+    println!("{:<28} {:>9.3}", "helpdesk re-sync, no change", again_secs);
     println!();
     let ratio = h_secs / m_secs;
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     println!(
         "helpdesk/mbsync wall time = {ratio:.2}× (target ≤ 1.0×, aim 0.6×): {}",
-        if ratio <= 1.0 { "PASS" } else { "FAIL" }
+        verdict(ratio <= 1.0)
+    );
+    println!(
+        "best run against best run = {best_ratio:.2}× (the stricter reading): {}",
+        verdict(best_ratio <= 1.0)
     );
     println!(
         "helpdesk peak memory {:.1} MB (target < 100 MB): {}",
         h_rss as f64 / 1024.0,
-        if h_rss < 100 * 1024 { "PASS" } else { "FAIL" }
+        verdict(h_rss < 100 * 1024)
     );
     println!(
-        "no-change re-sync {:.3} s (target < 0.1 s): {}",
-        again_secs,
-        if again_secs < 0.1 { "PASS" } else { "FAIL" }
+        "no-change re-sync {again_secs:.3} s (target < 0.1 s): {}",
+        verdict(again_secs < 0.1)
     );
 }
