@@ -83,7 +83,11 @@ pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> Result<i64> {
         m.uidvalidity,
         m.uid,
     ])?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    // Queued for search::flush, which indexes the batch before commit (migration 004).
+    conn.prepare_cached("INSERT INTO fts_pending (message_id) VALUES (?1)")?
+        .execute([id])?;
+    Ok(id)
 }
 
 pub fn exists(conn: &Connection, message_id: &str) -> Result<bool> {

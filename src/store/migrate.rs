@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sync_applied",
         sql: include_str!("migrations/003_sync_applied.sql"),
     },
+    Migration {
+        version: 4,
+        name: "fts_queue_explicit",
+        sql: include_str!("migrations/004_fts_queue_explicit.sql"),
+    },
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
