@@ -13,3 +13,4 @@ pub mod mail;
 pub mod secret;
 pub mod store;
 pub mod ticket;
+pub mod tui;

@@ -1,4 +1,4 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::{Context as _, Result};
 use include_dir::{Dir, include_dir};
@@ -19,6 +19,9 @@ pub struct Args {
     /// Keep the demo store and print its path, to explore it with other commands
     #[arg(long)]
     pub keep: bool,
+    /// Print the ticket list instead of opening the review screen
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// Writes the demo mailbox into `dir` as .eml files; returns how many.
@@ -52,6 +55,18 @@ pub fn run(ctx: &Context, args: &Args, store_given: bool) -> Result<()> {
         demo.paths.store = tmp.path().join("demo.sqlite3");
     }
     let report = import::import_paths(&demo, &[mail_dir], "demo")?;
+    if !args.print && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        let store = demo.open_store()?;
+        crate::tui::run(&store, super::now())?;
+        if args.keep && !store_given {
+            let kept = tmp.keep().join("demo.sqlite3");
+            println!(
+                "The demo store is at {0}\nOpen it again: helpdesk --store {0}",
+                kept.display()
+            );
+        }
+        return Ok(());
+    }
     let rows = {
         let store = demo.open_store()?;
         crate::store::tickets::list(store.conn(), &Default::default())?

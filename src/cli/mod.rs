@@ -11,6 +11,7 @@ mod output;
 mod sync;
 mod ticket;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
@@ -132,7 +133,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn first_run(cli: &Cli) -> Result<()> {
     let paths = Paths::resolve(cli.config.clone(), cli.store.clone());
-    if !paths.config.exists() {
+    if !paths.config.exists() && cli.store.is_none() {
         eprintln!(
             "helpdesk has no configuration yet ({} does not exist).\n\n\
              To try it now on a bundled demo mailbox, with no server and no key:\n    helpdesk demo\n\n\
@@ -149,12 +150,15 @@ fn first_run(cli: &Cli) -> Result<()> {
         );
         return Err(UsageError("no configuration".into()).into());
     }
-    Context::load(cli)?;
-    eprintln!(
-        "The review screen is not built yet: use `helpdesk ticket list` and `helpdesk ticket show NUMBER`.\n\
-         Run `helpdesk --help` for every command."
-    );
-    Ok(())
+    let ctx = Context::load(cli)?;
+    if !std::io::stdout().is_terminal() {
+        return Err(UsageError(
+            "the review screen needs a terminal; for scripts use `helpdesk ticket list`".into(),
+        )
+        .into());
+    }
+    let store = ctx.open_store()?;
+    crate::tui::run(&store, now())
 }
 
 /// Bad usage: exit code 2.

@@ -1,0 +1,98 @@
+//! The review screen: `app` holds the model and decides (`update` returns effects), `views`
+//! draw it, `keymap` maps keys to actions from assets/keymap.toml, and `run` is the runtime
+//! that reads keys, performs the effects against the store and redraws.
+//!
+//! This first slice browses: list, thread and draft panes, folding, paging from SQLite. It runs
+//! on the calling thread; background sync, analysis and sending arrive with their stages.
+
+pub mod app;
+pub mod keymap;
+pub mod views;
+pub mod widgets;
+
+use std::time::Duration;
+
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+
+use crate::store::{Store, messages, tickets};
+use app::{App, Effect, Open};
+use keymap::Keymap;
+
+/// Loads what the model asked for.
+pub fn perform(store: &Store, app: &mut App, effects: Vec<Effect>) -> crate::store::Result<()> {
+    let mut queue = effects;
+    while let Some(effect) = queue.pop() {
+        match effect {
+            Effect::LoadPage { offset, limit } => {
+                let rows = tickets::list(
+                    store.conn(),
+                    &tickets::ListFilter {
+                        status: None,
+                        limit: Some(limit),
+                        offset,
+                    },
+                )?;
+                queue.extend(app.page_loaded(offset, rows));
+            }
+            Effect::LoadTicket { ticket_id } => {
+                let ticket = tickets::get(store.conn(), ticket_id)?;
+                let messages = messages::for_ticket(store.conn(), ticket_id)?;
+                let draft = messages::latest_draft_state(store.conn(), ticket_id)?;
+                app.ticket_loaded(Open {
+                    ticket,
+                    messages,
+                    draft,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A model with the first page and the first ticket loaded.
+pub fn start(store: &Store, now: i64) -> crate::store::Result<App> {
+    let total = tickets::count(store.conn())?.max(0) as u32;
+    let mut app = App::new(total, now);
+    perform(
+        store,
+        &mut app,
+        vec![Effect::LoadPage {
+            offset: 0,
+            limit: app::PAGE,
+        }],
+    )?;
+    Ok(app)
+}
+
+/// Runs the review screen on the terminal until the user quits.
+pub fn run(store: &Store, now: i64) -> anyhow::Result<()> {
+    let mut app = start(store, now)?;
+    let keymap = Keymap::default_map();
+    let theme = views::Theme::from_env();
+    // try_init installs a panic hook that restores the terminal before the panic prints.
+    let mut terminal = ratatui::try_init()?;
+    let result = (|| -> anyhow::Result<()> {
+        while !app.quit {
+            terminal.draw(|f| views::draw(f, &mut app, &keymap, theme))?;
+            if !event::poll(Duration::from_millis(250))? {
+                continue;
+            }
+            // Drain every queued event, then draw once.
+            loop {
+                if let Event::Key(key) = event::read()?
+                    && key.kind != KeyEventKind::Release
+                    && let Some(action) = keymap.action(key)
+                {
+                    let effects = app.update(action);
+                    perform(store, &mut app, effects)?;
+                }
+                if app.quit || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    })();
+    ratatui::restore();
+    result
+}

@@ -1,0 +1,1 @@
+pub mod safe_text;
