@@ -110,3 +110,48 @@ fn escape_sequences_in_a_subject_are_shown_as_harmless_text() {
         );
     }
 }
+
+#[test]
+fn search_narrows_the_list_as_you_type_and_esc_restores_it() {
+    use helpdesk::tui::app::Input;
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(dir.path());
+    let mut app = tui::start(&store, NOW).unwrap();
+    press(&store, &mut app, &[Action::Search]);
+    for c in "okta aud".chars() {
+        let fx = app.input(Input::Char(c));
+        tui::perform(&store, &mut app, fx).unwrap();
+    }
+    // "aud" matches "Audience" as a prefix while typing.
+    assert_eq!(app.total, 1, "{:?}", app.page.iter().map(|t| &t.subject).collect::<Vec<_>>());
+    assert_eq!(app.selected_row().unwrap().number, "TKT-2026-00027");
+    assert_eq!(app.open.as_ref().unwrap().ticket.number, "TKT-2026-00027");
+    insta::assert_snapshot!("search_80x24", render(&store, &mut app, 80, 24));
+    let fx = app.input(Input::Cancel);
+    tui::perform(&store, &mut app, fx).unwrap();
+    assert_eq!(app.total, 40);
+}
+
+#[test]
+fn the_status_filter_cycles_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(dir.path());
+    let mut app = tui::start(&store, NOW).unwrap();
+    press(&store, &mut app, &[Action::Filter]);
+    let count = |status: &str| -> u32 {
+        store
+            .conn()
+            .query_row("SELECT count(*) FROM tickets WHERE status = ?1", [status], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Open));
+    assert_eq!(app.total, count("open"));
+    assert!(app.total > 30);
+    for _ in 0..4 {
+        press(&store, &mut app, &[Action::Filter]);
+    }
+    assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Noise));
+    assert_eq!(app.total, count("noise"));
+    assert_eq!(app.total, 2, "the bounce and the out-of-office");
+    assert!(app.page.iter().all(|t| t.status == helpdesk::store::TicketStatus::Noise));
+}

@@ -175,7 +175,14 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<TicketRow>> {
 }
 
 pub fn count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?)
+    count_with(conn, None)
+}
+
+/// Tickets in a status (all when `None`).
+pub fn count_with(conn: &Connection, status: Option<TicketStatus>) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM tickets WHERE (?1 IS NULL OR status = ?1)")?
+        .query_row([status], |r| r.get(0))?)
 }
 
 /// Sets the status; `closed_at` follows it. Returns the previous status.

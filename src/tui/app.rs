@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::store::DraftState;
+use crate::store::{DraftState, TicketStatus};
 use crate::store::messages::MessageRow;
 use crate::store::tickets::TicketRow;
 
@@ -34,8 +34,26 @@ pub enum Action {
     Open,
     Back,
     ToggleFold,
+    Search,
+    Filter,
     Help,
     Quit,
+}
+
+/// Editing keys while a text input (the search line) is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Char(char),
+    Backspace,
+    Submit,
+    Cancel,
+}
+
+/// The search line: while `editing`, keys go to it; results replace the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    pub query: String,
+    pub editing: bool,
 }
 
 impl FromStr for Action {
@@ -53,6 +71,8 @@ impl FromStr for Action {
             "open" => Action::Open,
             "back" => Action::Back,
             "toggle_fold" => Action::ToggleFold,
+            "search" => Action::Search,
+            "filter" => Action::Filter,
             "help" => Action::Help,
             "quit" => Action::Quit,
             other => return Err(format!("unknown action {other:?} in the keymap")),
@@ -67,6 +87,10 @@ pub enum Effect {
     LoadPage { offset: u32, limit: u32 },
     /// The selected ticket's messages and draft.
     LoadTicket { ticket_id: i64 },
+    /// Count the tickets of the current filter, then load the first page.
+    Reload,
+    /// Full-text search; the results replace the list.
+    Search { query: String },
 }
 
 /// The open ticket.
@@ -97,6 +121,9 @@ pub struct App {
     pub status: String,
     pub now: i64,
     pub quit: bool,
+    /// Only tickets in this status (`f` cycles); `None` is all.
+    pub filter: Option<TicketStatus>,
+    pub search: Option<Search>,
 }
 
 impl App {
@@ -115,7 +142,59 @@ impl App {
             status: String::new(),
             now,
             quit: false,
+            filter: None,
+            search: None,
         }
+    }
+
+    /// The list was re-counted (filter or search changed): start at its top.
+    pub fn list_reset(&mut self, total: u32) {
+        self.total = total;
+        self.selected = 0;
+        self.offset = 0;
+        self.page.clear();
+        self.open = None;
+    }
+
+    /// Search results arrived: they are the whole list while the search is on.
+    pub fn search_loaded(&mut self, rows: Vec<TicketRow>) -> Vec<Effect> {
+        self.list_reset(rows.len() as u32);
+        self.page_loaded(0, rows)
+    }
+
+    /// A key while the search line is open.
+    pub fn input(&mut self, key: Input) -> Vec<Effect> {
+        let Some(search) = self.search.as_mut() else {
+            return Vec::new();
+        };
+        match key {
+            Input::Char(c) => search.query.push(c),
+            Input::Backspace => {
+                search.query.pop();
+            }
+            Input::Submit => {
+                search.editing = false;
+                if search.query.trim().is_empty() {
+                    self.search = None;
+                    return vec![Effect::Reload];
+                }
+                return Vec::new();
+            }
+            Input::Cancel => {
+                self.search = None;
+                return vec![Effect::Reload];
+            }
+        }
+        if search.query.trim().is_empty() {
+            return vec![Effect::Reload];
+        }
+        vec![Effect::Search {
+            query: search.query.clone(),
+        }]
+    }
+
+    pub fn editing(&self) -> bool {
+        self.search.as_ref().is_some_and(|s| s.editing)
     }
 
     pub fn selected_row(&self) -> Option<&TicketRow> {
@@ -194,6 +273,30 @@ impl App {
             (Action::ToggleFold, _) => {
                 self.unfold = !self.unfold;
                 Vec::new()
+            }
+            (Action::Search, _) => {
+                self.focus = Pane::List;
+                let query = self.search.take().map(|s| s.query).unwrap_or_default();
+                self.search = Some(Search {
+                    query,
+                    editing: true,
+                });
+                Vec::new()
+            }
+            (Action::Filter, _) => {
+                const CYCLE: [Option<TicketStatus>; 7] = [
+                    None,
+                    Some(TicketStatus::Open),
+                    Some(TicketStatus::Waiting),
+                    Some(TicketStatus::Resolved),
+                    Some(TicketStatus::Closed),
+                    Some(TicketStatus::Noise),
+                    Some(TicketStatus::Spam),
+                ];
+                let i = CYCLE.iter().position(|f| *f == self.filter).unwrap_or(0);
+                self.filter = CYCLE[(i + 1) % CYCLE.len()];
+                self.search = None;
+                vec![Effect::Reload]
             }
             (Action::NextPane, f) => {
                 self.focus = match f {

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-use crate::store::{Store, messages, tickets};
-use app::{App, Effect, Open};
+use crate::store::{Store, messages, search, tickets};
+use app::{App, Effect, Input, Open};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use keymap::Keymap;
 
 /// Loads what the model asked for.
@@ -24,15 +25,34 @@ pub fn perform(store: &Store, app: &mut App, effects: Vec<Effect>) -> crate::sto
     while let Some(effect) = queue.pop() {
         match effect {
             Effect::LoadPage { offset, limit } => {
+                if app.search.is_some() {
+                    continue; // search results are loaded whole
+                }
                 let rows = tickets::list(
                     store.conn(),
                     &tickets::ListFilter {
-                        status: None,
+                        status: app.filter,
                         limit: Some(limit),
                         offset,
                     },
                 )?;
                 queue.extend(app.page_loaded(offset, rows));
+            }
+            Effect::Reload => {
+                let total = tickets::count_with(store.conn(), app.filter)?.max(0) as u32;
+                app.list_reset(total);
+                queue.push(Effect::LoadPage {
+                    offset: 0,
+                    limit: app::PAGE,
+                });
+            }
+            Effect::Search { query } => {
+                let hits = search::tickets(store.conn(), &query, app::PAGE)?;
+                let mut rows = Vec::with_capacity(hits.len());
+                for h in hits {
+                    rows.push(tickets::get(store.conn(), h.ticket_id)?);
+                }
+                queue.extend(app.search_loaded(rows));
             }
             Effect::LoadTicket { ticket_id } => {
                 let ticket = tickets::get(store.conn(), ticket_id)?;
@@ -64,6 +84,21 @@ pub fn start(store: &Store, now: i64) -> crate::store::Result<App> {
     Ok(app)
 }
 
+/// Keys go to the open text input first, then to the keymap.
+pub fn handle_key(app: &mut App, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
+    if app.editing() {
+        let input = match key.code {
+            KeyCode::Enter => Some(Input::Submit),
+            KeyCode::Esc => Some(Input::Cancel),
+            KeyCode::Backspace => Some(Input::Backspace),
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => Some(Input::Char(c)),
+            _ => None,
+        };
+        return input.map(|i| app.input(i)).unwrap_or_default();
+    }
+    keymap.action(key).map(|a| app.update(a)).unwrap_or_default()
+}
+
 /// Runs the review screen on the terminal until the user quits.
 pub fn run(store: &Store, now: i64) -> anyhow::Result<()> {
     let mut app = start(store, now)?;
@@ -81,9 +116,8 @@ pub fn run(store: &Store, now: i64) -> anyhow::Result<()> {
             loop {
                 if let Event::Key(key) = event::read()?
                     && key.kind != KeyEventKind::Release
-                    && let Some(action) = keymap.action(key)
                 {
-                    let effects = app.update(action);
+                    let effects = handle_key(&mut app, &keymap, key);
                     perform(store, &mut app, effects)?;
                 }
                 if app.quit || !event::poll(Duration::ZERO)? {

@@ -107,12 +107,33 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, focus: Pane, theme: Theme) {
 }
 
 fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
+    if let Some(search) = &app.search
+        && search.editing
+    {
+        let line = Line::from(vec![
+            Span::styled("/", theme.fg(Color::Cyan)),
+            Span::raw(super::widgets::safe_text::clean(&search.query)),
+            Span::styled("█", theme.dim()),
+            Span::styled(format!("   {} found · Enter keep · Esc clear", app.total), theme.dim()),
+        ]);
+        frame.render_widget(line, area);
+        return;
+    }
     let position = if app.total == 0 {
         "no tickets".to_owned()
     } else {
         format!("{}/{} tickets", app.selected + 1, app.total)
     };
     let mut spans = vec![Span::styled(format!(" {position} "), theme.selected())];
+    if let Some(f) = app.filter {
+        spans.push(Span::styled(format!(" status: {f} "), theme.fg(Color::Yellow)));
+    }
+    if let Some(s) = &app.search {
+        spans.push(Span::styled(
+            format!(" search: {} ", super::widgets::safe_text::clean(&s.query)),
+            theme.fg(Color::Yellow),
+        ));
+    }
     if !app.status.is_empty() {
         spans.push(Span::raw(format!(
             " {}",
@@ -120,7 +141,7 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         )));
     }
     spans.push(Span::styled(
-        "  Tab panes · Enter open · z unfold · ? keys · q quit",
+        "  / search · f filter · Tab panes · z unfold · ? keys · q quit",
         theme.dim(),
     ));
     frame.render_widget(Line::from(spans), area);
