@@ -123,7 +123,12 @@ fn search_narrows_the_list_as_you_type_and_esc_restores_it() {
         tui::perform(&store, &mut app, fx).unwrap();
     }
     // "aud" matches "Audience" as a prefix while typing.
-    assert_eq!(app.total, 1, "{:?}", app.page.iter().map(|t| &t.subject).collect::<Vec<_>>());
+    assert_eq!(
+        app.total,
+        1,
+        "{:?}",
+        app.page.iter().map(|t| &t.subject).collect::<Vec<_>>()
+    );
     assert_eq!(app.selected_row().unwrap().number, "TKT-2026-00027");
     assert_eq!(app.open.as_ref().unwrap().ticket.number, "TKT-2026-00027");
     insta::assert_snapshot!("search_80x24", render(&store, &mut app, 80, 24));
@@ -141,7 +146,11 @@ fn the_status_filter_cycles_and_counts() {
     let count = |status: &str| -> u32 {
         store
             .conn()
-            .query_row("SELECT count(*) FROM tickets WHERE status = ?1", [status], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM tickets WHERE status = ?1",
+                [status],
+                |r| r.get(0),
+            )
             .unwrap()
     };
     assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Open));
@@ -153,5 +162,9 @@ fn the_status_filter_cycles_and_counts() {
     assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Noise));
     assert_eq!(app.total, count("noise"));
     assert_eq!(app.total, 2, "the bounce and the out-of-office");
-    assert!(app.page.iter().all(|t| t.status == helpdesk::store::TicketStatus::Noise));
+    assert!(
+        app.page
+            .iter()
+            .all(|t| t.status == helpdesk::store::TicketStatus::Noise)
+    );
 }

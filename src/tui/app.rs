@@ -3,9 +3,9 @@
 
 use std::str::FromStr;
 
-use crate::store::{DraftState, TicketStatus};
 use crate::store::messages::MessageRow;
 use crate::store::tickets::TicketRow;
+use crate::store::{DraftState, TicketStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {

@@ -16,8 +16,8 @@ use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
 use crate::store::{Store, messages, search, tickets};
 use app::{App, Effect, Input, Open};
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use keymap::Keymap;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Loads what the model asked for.
 pub fn perform(store: &Store, app: &mut App, effects: Vec<Effect>) -> crate::store::Result<()> {
@@ -91,12 +91,27 @@ pub fn handle_key(app: &mut App, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> 
             KeyCode::Enter => Some(Input::Submit),
             KeyCode::Esc => Some(Input::Cancel),
             KeyCode::Backspace => Some(Input::Backspace),
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => Some(Input::Char(c)),
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                Some(Input::Char(c))
+            }
             _ => None,
         };
         return input.map(|i| app.input(i)).unwrap_or_default();
     }
-    keymap.action(key).map(|a| app.update(a)).unwrap_or_default()
+    if app.overlay == app::Overlay::Help {
+        // Any key closes the help (`update` closes it on a mapped key; this covers the rest).
+        return match keymap.action(key) {
+            Some(a) => app.update(a),
+            None => {
+                app.overlay = app::Overlay::None;
+                Vec::new()
+            }
+        };
+    }
+    keymap
+        .action(key)
+        .map(|a| app.update(a))
+        .unwrap_or_default()
 }
 
 /// Runs the review screen on the terminal until the user quits.

@@ -114,7 +114,10 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
             Span::styled("/", theme.fg(Color::Cyan)),
             Span::raw(super::widgets::safe_text::clean(&search.query)),
             Span::styled("█", theme.dim()),
-            Span::styled(format!("   {} found · Enter keep · Esc clear", app.total), theme.dim()),
+            Span::styled(
+                format!("   {} found · Enter keep · Esc clear", app.total),
+                theme.dim(),
+            ),
         ]);
         frame.render_widget(line, area);
         return;
@@ -126,7 +129,10 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     };
     let mut spans = vec![Span::styled(format!(" {position} "), theme.selected())];
     if let Some(f) = app.filter {
-        spans.push(Span::styled(format!(" status: {f} "), theme.fg(Color::Yellow)));
+        spans.push(Span::styled(
+            format!(" status: {f} "),
+            theme.fg(Color::Yellow),
+        ));
     }
     if let Some(s) = &app.search {
         spans.push(Span::styled(
