@@ -229,3 +229,19 @@ fn escape_sequences_in_mail_do_not_reach_the_terminal() {
         assert!(s.wait_exit());
     }
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = Session::start(&["demo"], home.path(), 80, 24);
+    s.wait_text("1/40 tickets");
+    assert!(s.parser.screen().alternate_screen());
+    let pid = s.child.process_id().expect("a pid") as i32;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    s.wait_exit();
+    assert!(
+        !s.parser.screen().alternate_screen(),
+        "the terminal was not restored"
+    );
+}

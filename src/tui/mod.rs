@@ -119,10 +119,15 @@ pub fn run(store: &Store, now: i64) -> anyhow::Result<()> {
     let mut app = start(store, now)?;
     let keymap = Keymap::default_map();
     let theme = views::Theme::from_env();
-    // try_init installs a panic hook that restores the terminal before the panic prints.
+    // SIGTERM (and SIGHUP, when the SSH session drops) end the loop like `q`, so the terminal
+    // is restored; try_init installs a panic hook that restores it before a panic prints.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))?;
+    }
     let mut terminal = ratatui::try_init()?;
     let result = (|| -> anyhow::Result<()> {
-        while !app.quit {
+        while !app.quit && !stop.load(std::sync::atomic::Ordering::Relaxed) {
             terminal.draw(|f| views::draw(f, &mut app, &keymap, theme))?;
             if !event::poll(Duration::from_millis(250))? {
                 continue;
