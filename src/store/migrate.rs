@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "fts_queue_explicit",
         sql: include_str!("migrations/004_fts_queue_explicit.sql"),
     },
+    Migration {
+        version: 5,
+        name: "list_order",
+        sql: include_str!("migrations/005_list_order.sql"),
+    },
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
