@@ -1,5 +1,7 @@
-// The demo mailbox is compiled into the binary (include_dir!), which cannot tell cargo to
-// rebuild when a file is added to or changed in the folder; this does.
+// The demo mailbox and the drafter's templates are compiled into the binary (include_dir!),
+// which cannot tell cargo to rebuild when a file is added to or changed in those folders.
 fn main() {
-    println!("cargo:rerun-if-changed=assets/demo");
+    for dir in ["assets/demo", "assets/templates", "assets/classifier"] {
+        println!("cargo:rerun-if-changed={dir}");
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`mail`]: MIME parsing, loop rules, quote splitting, mail files and the ingest stage.
 //! - [`cli`]: the commands; the binary in `main.rs` only parses arguments and calls them.
 
+pub mod ai;
 pub mod cli;
 pub mod config;
 pub mod mail;

@@ -166,7 +166,7 @@ fn the_demo_session_at_80x24() {
     // Search as you type.
     s.send("/okta aud");
     s.wait_text("1 found");
-    s.wait_text("SSO login fails with Okta");
+    s.wait_text("SSO login fails with Ok");
     s.send("\r");
     s.wait_text("search: okta aud");
     // Filter by status (clears the search).

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 done (a closed pipe too), 1 failed, 2 bad usage or configuration.
 
+mod analyse;
 mod completions;
 mod demo;
 mod doctor;
@@ -40,6 +41,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Classify tickets and draft replies (offline drafter)
+    Analyse(analyse::Args),
     /// Try helpdesk on a bundled demo mailbox: no server, no key, no config
     Demo(demo::Args),
     /// Check the configuration, the store, IMAP, SMTP and the AI endpoint
@@ -122,6 +125,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let ctx = Context::load(&cli)?;
     match command {
+        Command::Analyse(args) => analyse::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args, cli.store.is_some()),
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, args),

@@ -287,6 +287,11 @@ impl Ctx<'_> {
         self.p.from.as_ref().map(|f| f.addr.as_str())
     }
 
+    /// When the customer wrote: the Date header, unless missing or in the future.
+    fn sent_at(&self) -> i64 {
+        self.p.date.filter(|d| *d <= self.now).unwrap_or(self.now)
+    }
+
     fn sender_display(&self) -> String {
         self.p
             .from
@@ -340,7 +345,7 @@ impl Ctx<'_> {
                     });
                 }
                 let row = self.attach(ticket_id, Direction::Inbound)?;
-                tickets::touch_inbound(self.tx, ticket_id, self.now)?;
+                tickets::touch_inbound(self.tx, ticket_id, self.now, self.sent_at())?;
                 events::append(
                     self.tx,
                     ticket_id,
@@ -611,7 +616,7 @@ impl Ctx<'_> {
                 review_reason: review,
                 flagged,
                 linked_ticket_id: linked,
-                last_inbound_at: (direction == Direction::Inbound).then_some(self.now),
+                last_inbound_at: (direction == Direction::Inbound).then_some(self.sent_at()),
                 now: self.now,
             },
         )?;

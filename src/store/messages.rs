@@ -308,3 +308,70 @@ pub fn latest_draft_state(conn: &Connection, ticket_id: i64) -> Result<Option<Dr
         .query_row([ticket_id], |r| r.get(0))
         .optional()?)
 }
+
+/// A ticket's draft as the review screen shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub state: DraftState,
+    pub body: String,
+    pub analysis_json: Option<String>,
+    pub reject_reason: Option<String>,
+}
+
+pub fn latest_draft(conn: &Connection, ticket_id: i64) -> Result<Option<DraftRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, state, body, analysis_json, reject_reason FROM drafts
+             WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([ticket_id], |r| {
+            Ok(DraftRow {
+                id: r.get(0)?,
+                state: r.get(1)?,
+                body: r.get(2)?,
+                analysis_json: r.get(3)?,
+                reject_reason: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A draft waiting for analysis: (draft, ticket, message answered).
+pub fn pending_drafts(
+    conn: &Connection,
+    ticket_id: Option<i64>,
+) -> Result<Vec<(i64, i64, Option<i64>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, ticket_id, reply_to_message FROM drafts
+         WHERE state = 'new' AND (?1 IS NULL OR ticket_id = ?1) ORDER BY id",
+    )?;
+    let rows = stmt.query_map([ticket_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Subject and new text of a stored message.
+pub fn text_of(conn: &Connection, row_id: i64) -> Result<(String, String)> {
+    Ok(conn
+        .prepare_cached("SELECT subject, body_text FROM messages WHERE id = ?1")?
+        .query_row([row_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Stores an analysis on its draft and moves it to `state`.
+pub fn set_draft(
+    conn: &Connection,
+    draft_id: i64,
+    state: DraftState,
+    body: &str,
+    analysis_json: Option<&str>,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE drafts SET state = ?2, body = ?3, analysis_json = ?4, reject_reason = ?5,
+             updated_at = ?6 WHERE id = ?1",
+    )?
+    .execute(params![draft_id, state, body, analysis_json, reason, now])?;
+    Ok(())
+}

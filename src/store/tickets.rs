@@ -205,9 +205,13 @@ pub fn set_status(
 }
 
 /// Records that an inbound message arrived (the list sorts by activity).
-pub fn touch_inbound(conn: &Connection, id: i64, now: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE tickets SET updated_at = ?2, last_inbound_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now])?;
+/// `sent` is when the customer wrote (the message's Date, not after `now`).
+pub fn touch_inbound(conn: &Connection, id: i64, now: i64, sent: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE tickets SET updated_at = ?2,
+             last_inbound_at = max(coalesce(last_inbound_at, 0), ?3) WHERE id = ?1",
+    )?
+    .execute(params![id, now, sent])?;
     Ok(())
 }
 
@@ -252,4 +256,30 @@ pub fn same_subject_since(
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?)
+}
+
+/// What analysis learned about a ticket.
+pub struct AnalysisFields<'a> {
+    pub category: &'a str,
+    pub priority: &'a str,
+    pub language: &'a str,
+    pub sentiment: &'a str,
+    pub summary: &'a str,
+}
+
+pub fn set_analysis(conn: &Connection, id: i64, a: &AnalysisFields<'_>, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE tickets SET category = ?2, priority = ?3, language = ?4, sentiment = ?5,
+             summary = ?6, updated_at = max(updated_at, ?7) WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        a.category,
+        a.priority,
+        a.language,
+        a.sentiment,
+        a.summary,
+        now
+    ])?;
+    Ok(())
 }

@@ -3,9 +3,9 @@
 
 use std::str::FromStr;
 
-use crate::store::messages::MessageRow;
+use crate::store::TicketStatus;
+use crate::store::messages::{DraftRow, MessageRow};
 use crate::store::tickets::TicketRow;
-use crate::store::{DraftState, TicketStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -98,7 +98,7 @@ pub enum Effect {
 pub struct Open {
     pub ticket: TicketRow,
     pub messages: Vec<MessageRow>,
-    pub draft: Option<DraftState>,
+    pub draft: Option<DraftRow>,
 }
 
 /// Rows of the list kept in memory around the selection; the rest stays in SQLite.

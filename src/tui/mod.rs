@@ -57,7 +57,7 @@ pub fn perform(store: &Store, app: &mut App, effects: Vec<Effect>) -> crate::sto
             Effect::LoadTicket { ticket_id } => {
                 let ticket = tickets::get(store.conn(), ticket_id)?;
                 let messages = messages::for_ticket(store.conn(), ticket_id)?;
-                let draft = messages::latest_draft_state(store.conn(), ticket_id)?;
+                let draft = messages::latest_draft(store.conn(), ticket_id)?;
                 app.ticket_loaded(Open {
                     ticket,
                     messages,

@@ -1,35 +1,88 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Theme;
+use crate::ai::Analysis;
 use crate::store::DraftState;
 use crate::tui::app::{App, Pane};
+use crate::tui::widgets::safe_text::{clean, lines};
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
     let block = theme.block(" Draft ", app.focus == Pane::Draft);
-    let text: Vec<Line<'_>> = match &app.open {
-        None => vec![Line::from("")],
-        Some(o) => match o.draft {
-            None => vec![
-                Line::from(
-                    "No draft: this ticket holds automatic mail, which is never answered by itself.",
-                ),
-                Line::styled("Reason: see the thread above.", theme.dim()),
-            ],
-            Some(DraftState::New) => vec![
-                Line::from("Draft: new — waiting for analysis."),
-                Line::styled(
-                    "The reply draft appears here once the ticket has been analysed.",
+    let mut text: Vec<Line<'_>> = Vec::new();
+    match app.open.as_ref().map(|o| &o.draft) {
+        None => {}
+        Some(None) => {
+            text.push(Line::from(
+                "No draft: this ticket holds automatic mail, which is never answered by itself.",
+            ));
+        }
+        Some(Some(d)) => {
+            let analysis: Option<Analysis> = d
+                .analysis_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok());
+            let mut head = vec![Span::styled(
+                format!("{} ", d.state),
+                theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            )];
+            if let Some(a) = &analysis {
+                let prio = match a.priority.as_str() {
+                    "urgent" => theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+                    "high" => theme.fg(Color::Red),
+                    _ => Style::new(),
+                };
+                head.push(Span::raw(format!("· {} · ", clean(&a.category))));
+                head.push(Span::styled(clean(&a.priority), prio));
+                head.push(Span::raw(format!(
+                    " · {} · {}",
+                    clean(&a.sentiment),
+                    clean(&a.language)
+                )));
+                if a.escalate {
+                    head.push(Span::styled(
+                        " · asks for a person",
+                        theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+                    ));
+                }
+                head.push(Span::styled(
+                    format!(" · confidence {:.2} · {}", a.confidence, clean(&a.drafter)),
                     theme.dim(),
-                ),
-            ],
-            Some(state) => vec![Line::from(format!("Draft: {state}"))],
-        },
+                ));
+            }
+            text.push(Line::from(head));
+            match d.state {
+                DraftState::New => text.push(Line::styled(
+                    "Waiting for analysis: run `helpdesk analyse`.",
+                    theme.dim(),
+                )),
+                DraftState::Rejected => text.push(Line::styled(
+                    format!(
+                        "No reply: {}",
+                        clean(d.reject_reason.as_deref().unwrap_or("rejected"))
+                    ),
+                    theme.dim(),
+                )),
+                _ => {
+                    text.push(Line::default());
+                    text.extend(lines(&d.body, Style::new()));
+                }
+            }
+        }
+    }
+    let scroll = if app.focus == Pane::Draft {
+        app.scroll
+    } else {
+        0
     };
     frame.render_widget(
-        Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
+        Paragraph::new(text)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
         area,
     );
 }

@@ -39,6 +39,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 Cell::from(t.number.clone()),
                 Cell::from(age(app.now, t.last_inbound_at.unwrap_or(t.created_at))),
                 Cell::from(span(t.status.as_str(), status_style)),
+                Cell::from(span(
+                    match t.priority.as_deref() {
+                        Some("urgent") => "urg",
+                        Some("high") => "high",
+                        Some("medium") => "med",
+                        Some("low") => "low",
+                        _ => "",
+                    },
+                    match t.priority.as_deref() {
+                        Some("urgent" | "high") => theme.fg(Color::Red),
+                        _ => theme.dim(),
+                    },
+                )),
                 Cell::from(span(who, Style::new())),
                 Cell::from(span(&t.subject, Style::new())),
             ])
@@ -49,11 +62,17 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
         Constraint::Length(14),
         Constraint::Length(4),
         Constraint::Length(8),
+        Constraint::Length(4),
         Constraint::Length(18),
         Constraint::Min(10),
     ];
     let table = Table::new(rows, widths)
-        .header(Row::new(vec!["", "NUMBER", "AGE", "STATUS", "FROM", "SUBJECT"]).style(theme.dim()))
+        .header(
+            Row::new(vec![
+                "", "NUMBER", "AGE", "STATUS", "PRI", "FROM", "SUBJECT",
+            ])
+            .style(theme.dim()),
+        )
         .row_highlight_style(theme.selected())
         .column_spacing(1)
         .block(block);
