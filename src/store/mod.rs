@@ -108,9 +108,29 @@ impl Store {
         // effect when the file is new (it must precede WAL mode).
         self.conn.execute_batch("PRAGMA page_size = 16384")?;
         // journal_mode returns a row; the others do not.
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // Switching a new file to WAL needs an exclusive lock and SQLite does not call the
+        // busy handler for it: when a second process opens the same new store at that moment,
+        // wait for it here (bounded) instead of failing.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mode: String = loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            {
+                Ok(mode) => break mode,
+                Err(e)
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(
                 mode,
