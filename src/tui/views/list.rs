@@ -19,6 +19,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
         frame.render_widget(ratatui::widgets::Paragraph::new(text).block(block), area);
         return;
     }
+    // Columns give way in order when the pane is narrow: FROM first, then PRI and AGE; the
+    // number and the subject always stay whole.
+    let inner = area.width.saturating_sub(2);
+    let with_from = inner >= 67;
+    let with_extras = inner >= 48;
     let rows: Vec<Row<'_>> = app
         .page
         .iter()
@@ -31,48 +36,57 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
             };
             let who = t.requester.name.as_deref().unwrap_or(&t.requester.address);
             let flag = if t.flagged { "!" } else { " " };
-            Row::new(vec![
+            let (prio, prio_style) = match t.priority.as_deref() {
+                Some("urgent") => ("urg", theme.fg(Color::Red).add_modifier(Modifier::BOLD)),
+                Some("high") => ("high", theme.fg(Color::Red)),
+                Some("medium") => ("med", theme.dim()),
+                Some("low") => ("low", theme.dim()),
+                _ => ("", theme.dim()),
+            };
+            let mut cells = vec![
                 Cell::from(span(
                     flag,
                     theme.fg(Color::Red).add_modifier(Modifier::BOLD),
                 )),
                 Cell::from(t.number.clone()),
-                Cell::from(age(app.now, t.last_inbound_at.unwrap_or(t.created_at))),
-                Cell::from(span(t.status.as_str(), status_style)),
-                Cell::from(span(
-                    match t.priority.as_deref() {
-                        Some("urgent") => "urg",
-                        Some("high") => "high",
-                        Some("medium") => "med",
-                        Some("low") => "low",
-                        _ => "",
-                    },
-                    match t.priority.as_deref() {
-                        Some("urgent" | "high") => theme.fg(Color::Red),
-                        _ => theme.dim(),
-                    },
-                )),
-                Cell::from(span(who, Style::new())),
-                Cell::from(span(&t.subject, Style::new())),
-            ])
+            ];
+            if with_extras {
+                cells.push(Cell::from(age(
+                    app.now,
+                    t.last_inbound_at.unwrap_or(t.created_at),
+                )));
+            }
+            cells.push(Cell::from(span(t.status.as_str(), status_style)));
+            if with_extras {
+                cells.push(Cell::from(span(prio, prio_style)));
+            }
+            if with_from {
+                cells.push(Cell::from(span(who, Style::new())));
+            }
+            cells.push(Cell::from(span(&t.subject, Style::new())));
+            Row::new(cells)
         })
         .collect();
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(14),
-        Constraint::Length(4),
-        Constraint::Length(8),
-        Constraint::Length(4),
-        Constraint::Length(18),
-        Constraint::Min(10),
-    ];
+    let mut widths = vec![Constraint::Length(1), Constraint::Length(14)];
+    let mut header = vec!["", "NUMBER"];
+    if with_extras {
+        widths.push(Constraint::Length(4));
+        header.push("AGE");
+    }
+    widths.push(Constraint::Length(7));
+    header.push("STATUS");
+    if with_extras {
+        widths.push(Constraint::Length(4));
+        header.push("PRI");
+    }
+    if with_from {
+        widths.push(Constraint::Length(18));
+        header.push("FROM");
+    }
+    widths.push(Constraint::Fill(1));
+    header.push("SUBJECT");
     let table = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "", "NUMBER", "AGE", "STATUS", "PRI", "FROM", "SUBJECT",
-            ])
-            .style(theme.dim()),
-        )
+        .header(Row::new(header).style(theme.dim()))
         .row_highlight_style(theme.selected())
         .column_spacing(1)
         .block(block);
