@@ -308,3 +308,28 @@ fn an_unreachable_server_names_host_and_port() {
     );
     assert!(e.contains("check [imap] host and port"), "{e}");
 }
+
+#[test]
+fn a_failing_after_ingest_action_never_blocks_new_mail() {
+    let srv = MailServers::start();
+    seed(&srv, 0..2);
+    let mut c = client(&srv, Security::Tls);
+    c.settings.after_ingest = AfterIngest::Move("NoSuchFolder".into());
+    let e = c.sync().unwrap_err().to_string();
+    assert!(e.contains("NoSuchFolder"), "{e}");
+    assert_eq!(
+        c.count(),
+        2,
+        "the messages are stored even though the move failed"
+    );
+    // Still misconfigured: new mail keeps arriving, and the error keeps being reported.
+    seed(&srv, 2..3);
+    assert!(c.sync().is_err());
+    assert_eq!(c.count(), 3);
+    // Fixed: the pending action is applied to everything stored.
+    c.settings.after_ingest = AfterIngest::Move("Archive".into());
+    let r = c.sync().unwrap();
+    assert_eq!(r.flagged, 3);
+    let mut s = imap::connect(&c.settings).unwrap();
+    assert_eq!(s.select("Archive").unwrap().exists, 3);
+}

@@ -505,14 +505,21 @@ pub fn sync_once(
         },
     };
 
-    // A previous pass may have stored messages and stopped before flagging them.
+    // A previous pass may have stored messages and stopped before flagging them. A failure
+    // here (say, a move folder that does not exist) must not stop new mail from coming in:
+    // it is reported once the pass has stored what is new.
+    let mut after_ingest_error = None;
     if state.applied_uid < state.last_uid {
-        report.flagged +=
-            apply_after_ingest(&mut session, s, state.applied_uid + 1, state.last_uid)?;
-        state.applied_uid = state.last_uid;
-        let tx = store.write()?;
-        store::sync::set(&tx, &s.mailbox, &state)?;
-        Store::commit(tx)?;
+        match apply_after_ingest(&mut session, s, state.applied_uid + 1, state.last_uid) {
+            Ok(n) => {
+                report.flagged += n;
+                state.applied_uid = state.last_uid;
+                let tx = store.write()?;
+                store::sync::set(&tx, &s.mailbox, &state)?;
+                Store::commit(tx)?;
+            }
+            Err(e) => after_ingest_error = Some(e),
+        }
     }
 
     let nothing_new = mailbox.exists == 0
@@ -582,15 +589,27 @@ pub fn sync_once(
         result?;
     }
 
-    if state.applied_uid < state.last_uid {
-        report.flagged +=
-            apply_after_ingest(&mut session, s, state.applied_uid + 1, state.last_uid)?;
-        state.applied_uid = state.last_uid;
+    if state.applied_uid < state.last_uid && after_ingest_error.is_none() {
+        match apply_after_ingest(&mut session, s, state.applied_uid + 1, state.last_uid) {
+            Ok(n) => {
+                report.flagged += n;
+                state.applied_uid = state.last_uid;
+            }
+            Err(e) => after_ingest_error = Some(e),
+        }
     }
     state.last_sync_at = Some(now());
     let tx = store.write()?;
     store::sync::set(&tx, &s.mailbox, &state)?;
+    if let Some(e) = &after_ingest_error {
+        store::sync::set_error(&tx, &s.mailbox, &e.to_string())?;
+    }
     Store::commit(tx)?;
+    if let Some(e) = after_ingest_error {
+        // The messages are stored; only the server-side action is left for the next pass.
+        let _ = session.logout();
+        return Err(e);
+    }
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "stored and committed"
