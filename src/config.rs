@@ -44,6 +44,8 @@ pub struct Account {
     pub name: String,
     pub address: Option<String>,
     pub signature: Option<String>,
+    /// Quote the customer's message under a reply.
+    pub quote_original: bool,
 }
 
 impl Default for Account {
@@ -52,6 +54,7 @@ impl Default for Account {
             name: "Support".into(),
             address: None,
             signature: None,
+            quote_original: false,
         }
     }
 }
@@ -133,6 +136,12 @@ pub struct Smtp {
     pub timeout_seconds: u64,
     #[serde(default = "default_sent")]
     pub save_sent: Option<String>,
+    /// Tries per message for temporary (4xx, network) failures before it is `failed`.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The wait before the first retry; it doubles on each further try (at most an hour).
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -172,6 +181,12 @@ pub struct Tickets {
     pub prefix: String,
     pub acknowledge: bool,
     pub reopen_closed_days: u32,
+    /// At most this many acknowledgments to one sender per hour…
+    pub ack_per_sender_per_hour: u32,
+    /// …and per 24 hours (FreeScout sends one).
+    pub ack_per_sender_per_day: u32,
+    /// A file replacing the bundled acknowledgment text (assets/templates/ack.*.txt).
+    pub ack_template: Option<PathBuf>,
 }
 
 impl Default for Tickets {
@@ -180,6 +195,9 @@ impl Default for Tickets {
             prefix: "TKT".into(),
             acknowledge: false,
             reopen_closed_days: 14,
+            ack_per_sender_per_hour: 1,
+            ack_per_sender_per_day: 1,
+            ack_template: None,
         }
     }
 }
@@ -244,6 +262,12 @@ fn default_connect_timeout() -> u64 {
     15
 }
 fn default_io_timeout() -> u64 {
+    60
+}
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_retry_seconds() -> u64 {
     60
 }
 fn default_sent() -> Option<String> {
@@ -337,6 +361,22 @@ impl Config {
                     ),
                 );
             }
+        }
+        if let Some(s) = &self.smtp
+            && (s.max_attempts == 0 || s.max_attempts > 100)
+        {
+            return err(
+                "smtp.max_attempts",
+                format!("{} is out of range; use 1 to 100", s.max_attempts),
+            );
+        }
+        if let Some(t) = &self.tickets.ack_template
+            && !t.is_file()
+        {
+            return err(
+                "tickets.ack_template",
+                format!("{} is not a readable file; give the path of a text file or remove the key", t.display()),
+            );
         }
         if self.ai.max_concurrent == 0 || self.ai.max_concurrent > 64 {
             return err(

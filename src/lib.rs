@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod mail;
 pub mod secret;
+pub mod send;
 pub mod store;
 pub mod ticket;
 pub mod tui;

@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod import;
 mod output;
+mod send;
 mod sync;
 mod ticket;
 
@@ -43,17 +44,27 @@ pub struct Cli {
 pub enum Command {
     /// Classify tickets and draft replies (offline drafter)
     Analyse(analyse::Args),
+    /// Approve a ticket's reply draft: it is rendered into the outbox
+    Approve(send::ApproveArgs),
     /// Try helpdesk on a bundled demo mailbox: no server, no key, no config
     Demo(demo::Args),
     /// Check the configuration, the store, IMAP, SMTP and the AI endpoint
     Doctor(doctor::Args),
     /// Import .eml files, Maildir folders and mbox files into the store
     Import(import::Args),
+    /// List the outbox (queued, being sent, failed) or retry a failed message
+    Outbox(send::OutboxArgs),
+    /// Reject a ticket's reply draft, with a reason
+    Reject(send::RejectArgs),
+    /// Send what is in the outbox (and due acknowledgments) over SMTP
+    Send(send::SendArgs),
     /// Fetch new mail from the IMAP mailbox
     Sync(sync::Args),
     /// List and show tickets
     #[command(subcommand)]
     Ticket(ticket::Command),
+    /// Take back an approval whose reply has not been sent yet
+    Unapprove(send::UnapproveArgs),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -113,6 +124,7 @@ pub fn ingest_for(config: &Config, store: &mut Store) -> Result<Ingest> {
         threader,
         reopen_closed_days: i64::from(config.tickets.reopen_closed_days),
         max_attachment_bytes: config.max_attachment_bytes(),
+        acknowledge: config.tickets.acknowledge,
     })
 }
 
@@ -126,6 +138,11 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = Context::load(&cli)?;
     match command {
         Command::Analyse(args) => analyse::run(&ctx, args),
+        Command::Approve(args) => send::approve(&ctx, args),
+        Command::Outbox(args) => send::outbox_cmd(&ctx, args),
+        Command::Reject(args) => send::reject(&ctx, args),
+        Command::Send(args) => send::send(&ctx, args),
+        Command::Unapprove(args) => send::unapprove(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args, cli.store.is_some()),
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, args),

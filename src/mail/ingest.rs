@@ -28,6 +28,10 @@ pub struct Ingest {
     pub reopen_closed_days: i64,
     /// Attachments above this keep only their metadata.
     pub max_attachment_bytes: usize,
+    /// Mark new tickets from people, fetched from the mailbox, for the ticket-number
+    /// acknowledgment (decided later by `send::ack`, which applies the loop and rate rules).
+    /// Imported files never get one.
+    pub acknowledge: bool,
 }
 
 /// One message to ingest and where it came from.
@@ -292,6 +296,13 @@ impl Ctx<'_> {
         self.p.date.filter(|d| *d <= self.now).unwrap_or(self.now)
     }
 
+    fn mark_for_ack(&self, ticket_id: i64) -> store::Result<()> {
+        if self.ing.acknowledge && self.raw.source.starts_with("imap") {
+            tickets::set_ack_state(self.tx, ticket_id, "pending")?;
+        }
+        Ok(())
+    }
+
     fn sender_display(&self) -> String {
         self.p
             .from
@@ -339,6 +350,7 @@ impl Ctx<'_> {
                         None,
                     )?;
                     messages::insert_draft(self.tx, new_id, row, self.now)?;
+                    self.mark_for_ack(new_id)?;
                     return Ok(Outcome::NewTicket {
                         ticket_id: new_id,
                         flagged: false,
@@ -448,6 +460,7 @@ impl Ctx<'_> {
                     }
                 }
                 messages::insert_draft(self.tx, ticket_id, row, self.now)?;
+                self.mark_for_ack(ticket_id)?;
                 Ok(Outcome::NewTicket { ticket_id, flagged })
             }
         }

@@ -375,3 +375,120 @@ pub fn set_draft(
     .execute(params![draft_id, state, body, analysis_json, reason, now])?;
     Ok(())
 }
+
+/// The customer message a reply answers: what composing the reply needs from it.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub id: i64,
+    pub message_id: String,
+    pub synthetic: bool,
+    pub class: MessageClass,
+    pub from_addr: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub to: String,
+    pub cc: String,
+    pub subject: String,
+    pub date: Option<i64>,
+    pub in_reply_to: String,
+    pub references: String,
+    pub body: String,
+}
+
+const ANSWERED: &str = "SELECT id, message_id, message_id_synthetic, class, from_addr, from_name,
+        reply_to, to_addrs, cc_addrs, subject, sent_at, in_reply_to, refs, body_text
+    FROM messages";
+
+fn answered_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Answered> {
+    Ok(Answered {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        synthetic: r.get(2)?,
+        class: r.get(3)?,
+        from_addr: r.get(4)?,
+        from_name: r.get(5)?,
+        reply_to: r.get(6)?,
+        to: r.get(7)?,
+        cc: r.get(8)?,
+        subject: r.get(9)?,
+        date: r.get(10)?,
+        in_reply_to: r.get(11)?,
+        references: r.get(12)?,
+        body: r.get(13)?,
+    })
+}
+
+/// The ticket's last inbound message from a person (the one a reply answers).
+pub fn last_inbound(conn: &Connection, ticket_id: i64) -> Result<Option<Answered>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{ANSWERED} WHERE ticket_id = ?1 AND direction = 'inbound' AND class = 'human'
+             ORDER BY coalesce(sent_at, stored_at) DESC, id DESC LIMIT 1"
+        ))?
+        .query_row([ticket_id], answered_row)
+        .optional()?)
+}
+
+/// The first message of a ticket (the one that opened it).
+pub fn first_of(conn: &Connection, ticket_id: i64) -> Result<Option<Answered>> {
+    Ok(conn
+        .prepare_cached(&format!("{ANSWERED} WHERE ticket_id = ?1 ORDER BY id LIMIT 1"))?
+        .query_row([ticket_id], answered_row)
+        .optional()?)
+}
+
+/// A draft by its id, with its ticket and the message it answers.
+pub fn draft(conn: &Connection, draft_id: i64) -> Result<Option<(i64, DraftRow, Option<i64>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT ticket_id, id, state, body, analysis_json, reject_reason, reply_to_message
+             FROM drafts WHERE id = ?1",
+        )?
+        .query_row([draft_id], |r| {
+            Ok((
+                r.get(0)?,
+                DraftRow {
+                    id: r.get(1)?,
+                    state: r.get(2)?,
+                    body: r.get(3)?,
+                    analysis_json: r.get(4)?,
+                    reject_reason: r.get(5)?,
+                },
+                r.get(6)?,
+            ))
+        })
+        .optional()?)
+}
+
+/// Moves a draft to another review state (approve, reject, undo, sent, failed), with an
+/// optional reason or error.
+pub fn set_draft_state(
+    conn: &Connection,
+    draft_id: i64,
+    state: DraftState,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE drafts SET state = ?2,
+             reject_reason = CASE WHEN ?2 = 'rejected' THEN ?3 ELSE reject_reason END,
+             error = CASE WHEN ?2 = 'failed' THEN ?3 WHEN ?2 IN ('sent', 'drafted', 'approved') THEN NULL ELSE error END,
+             updated_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![draft_id, state, reason, now])?;
+    Ok(())
+}
+
+/// Replaces a draft's text (the admin's edit).
+pub fn set_draft_body(conn: &Connection, draft_id: i64, body: &str, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE drafts SET body = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![draft_id, body, now])?;
+    Ok(())
+}
+
+/// The error stored on a draft (analysis or sending).
+pub fn draft_error(conn: &Connection, draft_id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT error FROM drafts WHERE id = ?1")?
+        .query_row([draft_id], |r| r.get(0))?)
+}

@@ -8,6 +8,7 @@
 mod error;
 pub mod events;
 pub mod messages;
+pub mod outbox;
 mod migrate;
 pub mod search;
 pub mod states;
@@ -21,7 +22,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
-pub use states::{Direction, DraftState, MessageClass, TicketStatus};
+pub use states::{Direction, DraftState, MessageClass, OutboxKind, OutboxState, TicketStatus};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

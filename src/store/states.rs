@@ -117,3 +117,21 @@ impl DraftState {
         )
     }
 }
+
+text_enum!(
+    /// Where an outbound message is on its way out (DESIGN §1, issue 7).
+    OutboxState {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+    }
+);
+
+text_enum!(
+    /// What an outbox message is: a human-approved reply or an automatic acknowledgment.
+    OutboxKind {
+        Reply => "reply",
+        Acknowledgment => "acknowledgment",
+    }
+);

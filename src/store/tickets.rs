@@ -283,3 +283,41 @@ pub fn set_analysis(conn: &Connection, id: i64, a: &AnalysisFields<'_>, now: i64
     ])?;
     Ok(())
 }
+
+/// A reply left: the first one sets the first-response time (kept thereafter).
+pub fn record_response(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE tickets SET first_response_at = coalesce(first_response_at, ?2), updated_at = ?2
+         WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
+}
+
+/// When the first reply left, if one did.
+pub fn first_response_at(conn: &Connection, id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT first_response_at FROM tickets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Marks a new ticket's acknowledgment decision (`pending`, `queued`, `withheld`).
+pub fn set_ack_state(conn: &Connection, id: i64, state: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE tickets SET ack_state = ?2 WHERE id = ?1")?
+        .execute(params![id, state])?;
+    Ok(())
+}
+
+pub fn ack_state(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT ack_state FROM tickets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Tickets whose acknowledgment is still to be decided, oldest first.
+pub fn ack_pending(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM tickets WHERE ack_state = 'pending' ORDER BY id")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
