@@ -375,7 +375,10 @@ impl Config {
         {
             return err(
                 "tickets.ack_template",
-                format!("{} is not a readable file; give the path of a text file or remove the key", t.display()),
+                format!(
+                    "{} is not a readable file; give the path of a text file or remove the key",
+                    t.display()
+                ),
             );
         }
         if self.ai.max_concurrent == 0 || self.ai.max_concurrent > 64 {

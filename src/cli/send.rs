@@ -209,7 +209,10 @@ pub fn unapprove(ctx: &Context, args: &UnapproveArgs) -> Result<()> {
     let mut store = ctx.open_store()?;
     let id = ticket_id(&store, &args.number)?;
     review::unapprove(&mut store, id, super::now())?;
-    println!("{}: approval taken back; the draft waits for review", args.number);
+    println!(
+        "{}: approval taken back; the draft waits for review",
+        args.number
+    );
     Ok(())
 }
 
@@ -339,7 +342,11 @@ pub fn outbox_cmd(ctx: &Context, args: &OutboxArgs) -> Result<()> {
     let states: &[OutboxState] = if args.all {
         &[]
     } else {
-        &[OutboxState::Queued, OutboxState::Sending, OutboxState::Failed]
+        &[
+            OutboxState::Queued,
+            OutboxState::Sending,
+            OutboxState::Failed,
+        ]
     };
     let rows = outbox::list(store.conn(), states)?;
     let mut out = std::io::stdout().lock();
@@ -369,7 +376,15 @@ pub fn outbox_cmd(ctx: &Context, args: &OutboxArgs) -> Result<()> {
         .collect();
     output::table(
         &mut out,
-        &["ID", "TICKET", "KIND", "STATE", "TRIES", "TO", "ERROR / SUBJECT"],
+        &[
+            "ID",
+            "TICKET",
+            "KIND",
+            "STATE",
+            "TRIES",
+            "TO",
+            "ERROR / SUBJECT",
+        ],
         &table,
     )
 }

@@ -154,6 +154,9 @@ pub fn classify(p: &Parsed, me: &Identity) -> Classification {
 /// A sender nobody should write to (mailer-daemon, postmaster, no-reply…): its local part is on
 /// Zammad's block list.
 pub fn is_no_reply_address(addr: &str) -> bool {
-    let local = addr.rsplit_once('@').map_or(addr, |(l, _)| l).to_ascii_lowercase();
+    let local = addr
+        .rsplit_once('@')
+        .map_or(addr, |(l, _)| l)
+        .to_ascii_lowercase();
     NO_REPLY_LOCAL_PARTS.contains(&local.as_str())
 }

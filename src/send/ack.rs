@@ -64,7 +64,10 @@ fn withheld_by(
     now: i64,
 ) -> store::Result<Result<String, String>> {
     if first.class != MessageClass::Human {
-        return Ok(Err(format!("the message is {} (never answered automatically)", first.class)));
+        return Ok(Err(format!(
+            "the message is {} (never answered automatically)",
+            first.class
+        )));
     }
     let ours = sender.address.to_ascii_lowercase();
     let addressed = first
@@ -133,15 +136,22 @@ pub fn acknowledge_pending(
                 .parse()
                 .map_err(|_| format!("{} is not a ticket number", t.number))?;
             let lang = crate::ai::offline::language_of(&first.body);
-            let template = settings.template.as_deref().unwrap_or_else(|| bundled(&lang));
+            let template = settings
+                .template
+                .as_deref()
+                .unwrap_or_else(|| bundled(&lang));
             let name = first
                 .from_name
                 .clone()
                 .filter(|n| !n.trim().is_empty())
                 .unwrap_or_else(|| to.clone());
-            let signature = sender.signature.clone().unwrap_or_else(|| sender.name.clone());
+            let signature = sender
+                .signature
+                .clone()
+                .unwrap_or_else(|| sender.name.clone());
             let text = fill(template, &name, &t.number, &t.subject, &signature);
-            let seq = outbox::count_for_ticket(&tx, ticket_id).map_err(|e| e.to_string())? as u32 + 1;
+            let seq =
+                outbox::count_for_ticket(&tx, ticket_id).map_err(|e| e.to_string())? as u32 + 1;
             compose::acknowledgment(sender, &number, &first, &to, &text, seq, now)
                 .map_err(|e| e.to_string())
         });
@@ -166,7 +176,10 @@ pub fn acknowledge_pending(
                     ticket_id,
                     now,
                     "ack-queued",
-                    &format!("acknowledgment to {} queued <{}>", c.recipient, c.message_id),
+                    &format!(
+                        "acknowledgment to {} queued <{}>",
+                        c.recipient, c.message_id
+                    ),
                     None,
                 )?;
                 report.queued += 1;

@@ -39,10 +39,9 @@ impl Sender {
     }
 
     fn mailbox(&self) -> Result<Mailbox, ComposeError> {
-        let addr = self
-            .address
-            .parse()
-            .map_err(|e| ComposeError::Address(format!("[account] address {:?}: {e}", self.address)))?;
+        let addr = self.address.parse().map_err(|e| {
+            ComposeError::Address(format!("[account] address {:?}: {e}", self.address))
+        })?;
         Ok(Mailbox::new(Some(one_line(&self.name)), addr))
     }
 }
@@ -103,7 +102,11 @@ pub fn reply_subject(original: &str, number: &TicketNumber, tags: &TagMatcher) -
         text = format!("{} [...]", text.trim_end());
     }
     let mut out = String::from("Re: ");
-    out.push_str(if text.is_empty() { "(no subject)" } else { &text });
+    out.push_str(if text.is_empty() {
+        "(no subject)"
+    } else {
+        &text
+    });
     for f in foreign {
         out.push(' ');
         out.push_str(&f);
@@ -173,7 +176,11 @@ fn system_time(unix: i64) -> SystemTime {
 /// quoted original when configured.
 fn reply_body(sender: &Sender, body: &str, answered: &Answered) -> String {
     let mut text = body.trim_end().replace("\r\n", "\n");
-    if let Some(sig) = sender.signature.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    if let Some(sig) = sender
+        .signature
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
         && !text.contains(sig)
     {
         text.push_str("\n\n-- \n");
@@ -220,10 +227,9 @@ struct Envelope<'a> {
 fn render(e: Envelope<'_>) -> Result<Composed, ComposeError> {
     let pseudo = token::pseudo_ref(e.number, e.sender.domain());
     let refs = references(e.answered, &pseudo);
-    let to: lettre::Address = e
-        .to
-        .parse()
-        .map_err(|err| ComposeError::NoRecipient(format!("{:?}: {err}", e.to)))?;
+    let to: lettre::Address =
+        e.to.parse()
+            .map_err(|err| ComposeError::NoRecipient(format!("{:?}: {err}", e.to)))?;
     let to_name = if e.answered.from_addr.as_deref() == Some(e.to.as_str()) {
         e.answered.from_name.as_deref().map(one_line)
     } else {
@@ -239,7 +245,12 @@ fn render(e: Envelope<'_>) -> Result<Composed, ComposeError> {
         b = b.in_reply_to(bracket(&e.answered.message_id));
     }
     if !refs.is_empty() {
-        b = b.references(refs.iter().map(|r| bracket(r)).collect::<Vec<_>>().join(" "));
+        b = b.references(
+            refs.iter()
+                .map(|r| bracket(r))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     // Our instance's loop header (RT-style) on every message: our own copy coming back is
     // recognised (MAIL-RULES C2, C4.3).
@@ -373,13 +384,19 @@ mod tests {
         let long = "x".repeat(300);
         let s = reply_subject(&format!("{long} (INC0012345)"), &n, &t);
         assert!(s.ends_with("[...] (INC0012345) [TKT-2026-00042]"), "{s}");
-        assert_eq!(reply_subject("Hi\r\nBcc: evil@x", &n, &t), "Re: Hi Bcc: evil@x [TKT-2026-00042]");
+        assert_eq!(
+            reply_subject("Hi\r\nBcc: evil@x", &n, &t),
+            "Re: Hi Bcc: evil@x [TKT-2026-00042]"
+        );
     }
 
     #[test]
     fn references_keep_first_four_and_last_six() {
         let mut a = answered();
-        a.references = (0..20).map(|i| format!("<r{i}@x>")).collect::<Vec<_>>().join(" ");
+        a.references = (0..20)
+            .map(|i| format!("<r{i}@x>"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let r = references(&a, "TKT-2026-00042@lumencloud.example");
         assert_eq!(r.len(), 10);
         assert_eq!(r[0], "r0@x");
@@ -392,9 +409,15 @@ mod tests {
     fn reply_address_prefers_a_usable_reply_to() {
         let mut a = answered();
         a.reply_to = Some("noreply@customer.example".into());
-        assert_eq!(reply_address(&a, "support@lumencloud.example").unwrap(), "ann@customer.example");
+        assert_eq!(
+            reply_address(&a, "support@lumencloud.example").unwrap(),
+            "ann@customer.example"
+        );
         a.reply_to = Some("team@customer.example".into());
-        assert_eq!(reply_address(&a, "support@lumencloud.example").unwrap(), "team@customer.example");
+        assert_eq!(
+            reply_address(&a, "support@lumencloud.example").unwrap(),
+            "team@customer.example"
+        );
         a.reply_to = None;
         a.from_addr = Some("support@lumencloud.example".into());
         assert!(reply_address(&a, "support@lumencloud.example").is_err());
@@ -411,16 +434,31 @@ mod tests {
         let raw = String::from_utf8(c.raw.clone()).unwrap();
         let (head, body) = raw.split_once("\r\n\r\n").unwrap();
         assert!(
-            !head.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            !head
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
             "{head}"
         );
-        assert!(head.contains("In-Reply-To: <abc@customer.example>"), "{head}");
-        assert!(head.contains("X-Helpdesk-Loop: support@lumencloud.example"), "{head}");
+        assert!(
+            head.contains("In-Reply-To: <abc@customer.example>"),
+            "{head}"
+        );
+        assert!(
+            head.contains("X-Helpdesk-Loop: support@lumencloud.example"),
+            "{head}"
+        );
         assert!(!head.contains("Auto-Submitted"), "{head}");
-        assert!(head.contains("Content-Transfer-Encoding: quoted-printable"), "{head}");
+        assert!(
+            head.contains("Content-Transfer-Encoding: quoted-printable"),
+            "{head}"
+        );
         assert!(body.contains("Gr=C3=BC=C3=9Fe"), "{body}");
         assert!(body.contains("> It fails."), "{body}");
-        assert!(c.message_id.starts_with("tkt-2026-00042.1."), "{}", c.message_id);
+        assert!(
+            c.message_id.starts_with("tkt-2026-00042.1."),
+            "{}",
+            c.message_id
+        );
         assert!(raw.is_ascii());
     }
 }

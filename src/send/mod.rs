@@ -166,7 +166,10 @@ pub fn flush(
     let started = Instant::now();
     let armed = abort_at();
     let mut report = FlushReport::default();
-    let mut sent = out.sent_folder.as_ref().map(|cfg| Sent { cfg, session: None });
+    let mut sent = out
+        .sent_folder
+        .as_ref()
+        .map(|cfg| Sent { cfg, session: None });
 
     recover(store, &mut sent, now, &mut report)?;
 
@@ -189,7 +192,12 @@ pub fn flush(
                 Err(e) => {
                     // Nothing was tried: the queue waits for the network or a fixed config.
                     let tx = store.write()?;
-                    outbox::requeue(&tx, row.id, &e.to_string(), row.next_attempt_at.unwrap_or(0))?;
+                    outbox::requeue(
+                        &tx,
+                        row.id,
+                        &e.to_string(),
+                        row.next_attempt_at.unwrap_or(0),
+                    )?;
                     Store::commit(tx)?;
                     report.stopped = Some(e.to_string());
                     break;
@@ -222,7 +230,15 @@ pub fn flush(
                 maybe_abort(AbortAt::Accepted, armed);
                 let copy = save_copy(&mut sent, &row, &raw);
                 maybe_abort(AbortAt::SentCopy, armed);
-                finish(store, &row, &raw, copy.as_ref().err(), sent.is_some(), now(), "")?;
+                finish(
+                    store,
+                    &row,
+                    &raw,
+                    copy.as_ref().err(),
+                    sent.is_some(),
+                    now(),
+                    "",
+                )?;
                 if let Err(w) = copy {
                     report.warnings.push(format!("{}: {w}", row.ticket));
                 }
@@ -321,7 +337,12 @@ fn recover(
             Ok(true) => {
                 let at = now();
                 let tx = store.write()?;
-                outbox::mark_accepted(&tx, row.id, "found in the Sent folder after an interruption", at)?;
+                outbox::mark_accepted(
+                    &tx,
+                    row.id,
+                    "found in the Sent folder after an interruption",
+                    at,
+                )?;
                 outbox::mark_sent_copy(&tx, row.id, None, at)?;
                 Store::commit(tx)?;
                 finish(
@@ -409,7 +430,10 @@ fn finish(
     }
     if row.kind == OutboxKind::Reply {
         let status = tickets::state(&tx, row.ticket_id)?.status;
-        if matches!(status, TicketStatus::Open | TicketStatus::Noise | TicketStatus::Spam) {
+        if matches!(
+            status,
+            TicketStatus::Open | TicketStatus::Noise | TicketStatus::Spam
+        ) {
             tickets::set_status(&tx, row.ticket_id, TicketStatus::Waiting, now)?;
         }
         tickets::record_response(&tx, row.ticket_id, now)?;
@@ -426,7 +450,10 @@ fn finish(
         row.ticket_id,
         now,
         "sent",
-        &format!("{} sent to {} <{}>{copy}{note}", row.kind, row.recipients, row.message_id),
+        &format!(
+            "{} sent to {} <{}>{copy}{note}",
+            row.kind, row.recipients, row.message_id
+        ),
         message_row,
     )?;
     Store::commit(tx)
@@ -463,13 +490,21 @@ fn store_outbound(
             from_addr: from.as_ref().map(|f| f.addr.as_str()),
             from_name: from.as_ref().and_then(|f| f.name.as_deref()),
             reply_to: None,
-            to_addrs: &p.as_ref().map_or_else(|| row.recipients.clone(), |p| join(&p.to)),
+            to_addrs: &p
+                .as_ref()
+                .map_or_else(|| row.recipients.clone(), |p| join(&p.to)),
             cc_addrs: "",
             subject: &row.subject,
             sent_at: Some(now),
             stored_at: now,
-            in_reply_to: &p.as_ref().map(|p| p.in_reply_to.join(" ")).unwrap_or_default(),
-            refs: &p.as_ref().map(|p| p.references.join(" ")).unwrap_or_default(),
+            in_reply_to: &p
+                .as_ref()
+                .map(|p| p.in_reply_to.join(" "))
+                .unwrap_or_default(),
+            refs: &p
+                .as_ref()
+                .map(|p| p.references.join(" "))
+                .unwrap_or_default(),
             body_text: p.as_ref().map_or("", |p| p.body.new_text.as_str()),
             quoted_text: p.as_ref().map_or("", |p| p.body.quoted.as_str()),
             signature_text: p.as_ref().map_or("", |p| p.body.signature.as_str()),

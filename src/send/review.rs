@@ -35,7 +35,11 @@ pub enum ReviewError {
     Store(#[from] store::StoreError),
 }
 
-fn latest(conn: &rusqlite::Connection, ticket_id: i64, number: &str) -> Result<DraftRow, ReviewError> {
+fn latest(
+    conn: &rusqlite::Connection,
+    ticket_id: i64,
+    number: &str,
+) -> Result<DraftRow, ReviewError> {
     messages::latest_draft(conn, ticket_id)?.ok_or_else(|| ReviewError::NoDraft(number.to_owned()))
 }
 
@@ -63,7 +67,10 @@ pub fn approve(
     let t = tickets::get(&tx, ticket_id)?;
     let draft = latest(&tx, ticket_id, &t.number)?;
     match draft.state {
-        DraftState::Drafted | DraftState::AnalysisFailed | DraftState::Failed | DraftState::Rejected => {}
+        DraftState::Drafted
+        | DraftState::AnalysisFailed
+        | DraftState::Failed
+        | DraftState::Rejected => {}
         DraftState::New => {
             return Err(ReviewError::WrongState {
                 ticket: t.number,
@@ -99,12 +106,12 @@ pub fn approve(
     })?;
     let mut seq = outbox::count_for_ticket(&tx, ticket_id)? as u32 + 1;
     let composed = loop {
-        let c = compose::reply(sender, &number, &answered, &draft.body, seq, now).map_err(|source| {
-            ReviewError::Compose {
+        let c = compose::reply(sender, &number, &answered, &draft.body, seq, now).map_err(
+            |source| ReviewError::Compose {
                 ticket: t.number.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
         if !messages::exists(&tx, &c.message_id)? && outbox_id_free(&tx, &c.message_id)? {
             break c;
         }
@@ -152,7 +159,12 @@ fn outbox_id_free(conn: &rusqlite::Connection, message_id: &str) -> store::Resul
 }
 
 /// Rejects the draft with a reason: nothing is sent.
-pub fn reject(store: &mut Store, ticket_id: i64, reason: &str, now: i64) -> Result<(), ReviewError> {
+pub fn reject(
+    store: &mut Store,
+    ticket_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), ReviewError> {
     let tx = store.write()?;
     let t = tickets::get(&tx, ticket_id)?;
     let draft = latest(&tx, ticket_id, &t.number)?;
@@ -205,7 +217,14 @@ pub fn unapprove(store: &mut Store, ticket_id: i64, now: i64) -> Result<(), Revi
         None => {}
     }
     messages::set_draft_state(&tx, draft.id, DraftState::Drafted, None, now)?;
-    events::append(&tx, ticket_id, now, "unapproved", "approval taken back before sending", None)?;
+    events::append(
+        &tx,
+        ticket_id,
+        now,
+        "unapproved",
+        "approval taken back before sending",
+        None,
+    )?;
     Store::commit(tx)?;
     Ok(())
 }
@@ -231,7 +250,10 @@ pub fn edit(store: &mut Store, ticket_id: i64, body: &str, now: i64) -> Result<(
     let t = tickets::get(&tx, ticket_id)?;
     let draft = latest(&tx, ticket_id, &t.number)?;
     messages::set_draft_body(&tx, draft.id, body, now)?;
-    if matches!(draft.state, DraftState::New | DraftState::Rejected | DraftState::AnalysisFailed) {
+    if matches!(
+        draft.state,
+        DraftState::New | DraftState::Rejected | DraftState::AnalysisFailed
+    ) {
         messages::set_draft_state(&tx, draft.id, DraftState::Drafted, None, now)?;
     }
     events::append(
@@ -263,9 +285,69 @@ pub fn retry(store: &mut Store, outbox_id: i64, now: i64) -> Result<bool, Review
         row.ticket_id,
         now,
         "send-retry",
-        &format!("{} to {} queued again by the admin", row.kind, row.recipients),
+        &format!(
+            "{} to {} queued again by the admin",
+            row.kind, row.recipients
+        ),
         None,
     )?;
     Store::commit(tx)?;
     Ok(true)
+}
+
+/// Adds an internal note to the ticket: shown in the thread, never sent.
+pub fn add_note(
+    store: &mut Store,
+    ticket_id: i64,
+    text: &str,
+    now: i64,
+) -> Result<i64, ReviewError> {
+    let text = text.trim();
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).expect("the operating system's random source");
+    let id = format!("note-{now}-{}@helpdesk.invalid", hex::encode(nonce));
+    let tx = store.write()?;
+    let row = messages::insert(
+        &tx,
+        &messages::NewMessage {
+            ticket_id,
+            message_id: &id,
+            message_id_synthetic: true,
+            direction: crate::store::Direction::Note,
+            class: crate::store::MessageClass::Note,
+            class_reason: None,
+            from_addr: None,
+            from_name: Some("internal note"),
+            reply_to: None,
+            to_addrs: "",
+            cc_addrs: "",
+            subject: "",
+            sent_at: Some(now),
+            stored_at: now,
+            in_reply_to: "",
+            refs: "",
+            body_text: text,
+            quoted_text: "",
+            signature_text: "",
+            body_source: "note",
+            parse_error: None,
+            raw: text.as_bytes(),
+            raw_sha256: &crate::mail::parse::sha256_hex(text.as_bytes()),
+            source: "note",
+            mailbox: None,
+            uidvalidity: None,
+            uid: None,
+        },
+    )?;
+    tickets::touch(&tx, ticket_id, now)?;
+    events::append(
+        &tx,
+        ticket_id,
+        now,
+        "note",
+        &format!("internal note ({} characters)", text.chars().count()),
+        Some(row),
+    )?;
+    Store::commit(tx)?;
+    Ok(row)
 }

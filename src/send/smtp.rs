@@ -107,10 +107,12 @@ impl Session {
                 if !c.can_starttls() {
                     c.abort();
                     return Err(unreachable(
-                        "the server does not offer STARTTLS; use security = \"tls\" on port 465".into(),
+                        "the server does not offer STARTTLS; use security = \"tls\" on port 465"
+                            .into(),
                     ));
                 }
-                c.starttls(&p, &hello).map_err(|e| unreachable(format!("STARTTLS: {e}")))?;
+                c.starttls(&p, &hello)
+                    .map_err(|e| unreachable(format!("STARTTLS: {e}")))?;
                 c
             }
             Security::None => {
@@ -142,7 +144,7 @@ impl Session {
             Ok(e) => e,
             Err(e) => return Outcome::Permanent(e),
         };
-        match self.conn.send(&envelope, raw) {
+        match self.transaction(&envelope, raw) {
             Ok(r) => Outcome::Accepted(format!(
                 "{} {}",
                 r.code(),
@@ -166,6 +168,44 @@ impl Session {
         }
     }
 
+    /// MAIL, RCPT, DATA and the message. Like lettre's `SmtpConnection::send`, except that the
+    /// message and its final dot go out in one write: lettre writes the dot apart, and with
+    /// Nagle's algorithm and the server's delayed ACK each message then waits ~40 ms.
+    fn transaction(
+        &mut self,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error> {
+        use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+        use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+        let Some(data) = dot_stuffed(raw) else {
+            return self.conn.send(envelope, raw);
+        };
+        let mut options = Vec::new();
+        if !raw.is_ascii()
+            && self
+                .conn
+                .server_info()
+                .supports_feature(Extension::EightBitMime)
+        {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let result = (|| {
+            self.conn
+                .command(Mail::new(envelope.from().cloned(), options))?;
+            for to in envelope.to() {
+                self.conn.command(Rcpt::new(to.clone(), vec![]))?;
+            }
+            self.conn.command(Data)?;
+            self.conn.command(data)
+        })();
+        if result.is_err() {
+            // As lettre does: the session is in an unknown state; the next message reconnects.
+            self.conn.abort();
+        }
+        result
+    }
+
     pub fn is_broken(&self) -> bool {
         self.conn.has_broken()
     }
@@ -173,6 +213,23 @@ impl Session {
     pub fn quit(mut self) {
         let _ = self.conn.quit();
     }
+}
+
+/// The DATA payload: CRLF line ends, leading dots doubled, and the final `.` line. `None` when
+/// the message is not UTF-8 text (then lettre's own path sends it).
+fn dot_stuffed(raw: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.starts_with('.') {
+            out.push('.');
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str(".\r\n");
+    Some(out)
 }
 
 fn envelope(from: &str, to: &[String]) -> Result<Envelope, String> {
@@ -187,4 +244,17 @@ fn envelope(from: &str, to: &[String]) -> Result<Envelope, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Envelope::new(Some(from), to).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_ends_with_the_dot_line() {
+        assert_eq!(
+            super::dot_stuffed(b"A: b\r\n\r\n.hidden\n..two\nend").unwrap(),
+            "A: b\r\n\r\n..hidden\r\n...two\r\nend\r\n.\r\n"
+        );
+        assert_eq!(super::dot_stuffed(b"x\r\n").unwrap(), "x\r\n.\r\n");
+        assert!(super::dot_stuffed(&[0xff, b'\n']).is_none());
+    }
 }

@@ -432,7 +432,9 @@ pub fn last_inbound(conn: &Connection, ticket_id: i64) -> Result<Option<Answered
 /// The first message of a ticket (the one that opened it).
 pub fn first_of(conn: &Connection, ticket_id: i64) -> Result<Option<Answered>> {
     Ok(conn
-        .prepare_cached(&format!("{ANSWERED} WHERE ticket_id = ?1 ORDER BY id LIMIT 1"))?
+        .prepare_cached(&format!(
+            "{ANSWERED} WHERE ticket_id = ?1 ORDER BY id LIMIT 1"
+        ))?
         .query_row([ticket_id], answered_row)
         .optional()?)
 }

@@ -8,8 +8,8 @@
 mod error;
 pub mod events;
 pub mod messages;
-pub mod outbox;
 mod migrate;
+pub mod outbox;
 pub mod search;
 pub mod states;
 pub mod sync;

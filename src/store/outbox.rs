@@ -149,7 +149,8 @@ pub fn due(conn: &Connection, now: i64, limit: u32) -> Result<Vec<OutboxRow>> {
 
 /// Rows left in `sending` by a process that stopped mid-send.
 pub fn in_flight(conn: &Connection) -> Result<Vec<OutboxRow>> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE o.state = 'sending' ORDER BY o.id"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("{SELECT} WHERE o.state = 'sending' ORDER BY o.id"))?;
     let rows = stmt.query_map([], row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -343,6 +343,21 @@ impl MailServers {
         unreachable!("bounded by the deadline");
     }
 
+    /// Submits a message through the SMTP server as `user` (EHLO, AUTH PLAIN, MAIL, RCPT,
+    /// DATA), as a customer's mail client would. Returns the DATA reply.
+    pub fn submit(&self, user: &str, to: &str, raw: &[u8]) -> (u16, String) {
+        let mut c = self.smtp_client();
+        c.command("EHLO customer.example", 250);
+        let (code, text) = c.auth_plain(user, self.password(user));
+        assert_eq!(code, 235, "AUTH as {user}: {code} {text}");
+        c.command(&format!("MAIL FROM:<{}>", self.address(user)), 250);
+        c.command(&format!("RCPT TO:<{to}>"), 250);
+        c.command("DATA", 354);
+        let reply = c.send_data(raw);
+        c.send("QUIT");
+        reply
+    }
+
     /// A new plaintext connection to the SMTP server, greeting already read.
     pub fn smtp_client(&self) -> SmtpClient<TcpStream> {
         let mut c = SmtpClient::connect(self.smtp_port).expect("connect to SMTP");
