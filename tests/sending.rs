@@ -614,6 +614,10 @@ fn two_hundred_replies_go_over_one_smtp_connection() {
 
 /// A config for the real binary, with passwords from the environment.
 fn write_config(srv: &MailServers, dir: &Path) -> PathBuf {
+    write_config_with(srv, dir, "")
+}
+
+fn write_config_with(srv: &MailServers, dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("config.toml");
     let ca = srv.ca_cert.display();
     std::fs::write(
@@ -640,6 +644,7 @@ password_env = "TEST_MAIL_PASSWORD"
 tls_ca_file = "{ca}"
 save_sent = "Sent"
 retry_seconds = 0
+{extra}
 "#,
             imaps = srv.imaps_port,
             smtp = srv.smtp_port,
@@ -829,4 +834,56 @@ fn with_the_smtp_server_down_replies_wait_in_the_outbox() {
     d.out.smtp.port = real_port;
     assert_eq!(d.flush().sent, 1);
     exactly(&srv, "customer", "INBOX", 1);
+}
+
+#[test]
+fn sync_acknowledges_a_new_ticket_and_doctor_checks_the_smtp_login() {
+    let srv = MailServers::start();
+    srv.deliver(
+        "support",
+        &question("s1@customer.example", "Where is my invoice?"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(&srv, dir.path(), "\n[tickets]\nacknowledge = true\n");
+    let o = run(&srv, dir.path(), &config, &["sync"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("acknowledgments: 1 queued"),
+        "{}",
+        stdout(&o)
+    );
+    let inbox = exactly(&srv, "customer", "INBOX", 1);
+    assert_eq!(
+        header(&inbox[0], "auto-submitted").as_deref(),
+        Some("auto-replied")
+    );
+    // A second sync has nothing new to acknowledge.
+    let o = run(&srv, dir.path(), &config, &["sync"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    exactly(&srv, "customer", "INBOX", 1);
+
+    let o = run(&srv, dir.path(), &config, &["doctor"], None);
+    let out = stdout(&o) + &stderr(&o);
+    assert!(
+        out.contains("support@localhost:") && out.contains("logged in"),
+        "{out}"
+    );
+    let mut c = Command::new(env!("CARGO_BIN_EXE_helpdesk"));
+    let o = c
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(dir.path().join("store.sqlite3"))
+        .arg("doctor")
+        .env("HOME", dir.path())
+        .env("TEST_MAIL_PASSWORD", "wrong-password")
+        .output()
+        .unwrap();
+    let out = stdout(&o) + &stderr(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("refused the login of support"), "{out}");
+    assert!(
+        !out.contains("wrong-password"),
+        "the password leaked: {out}"
+    );
 }

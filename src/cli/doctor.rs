@@ -1,10 +1,8 @@
-use std::time::Duration;
-
 use anyhow::{Result, bail};
 
-use crate::config::{Provider, Security, is_loopback};
+use crate::config::Provider;
 use crate::mail::imap;
-use crate::secret::{self, Secret};
+use crate::secret;
 
 use super::{Context, sync};
 
@@ -156,63 +154,26 @@ fn smtp_check(ctx: &Context, r: &mut Report) {
         r.warn("smtp", "no [smtp] section: approved replies cannot be sent");
         return;
     };
-    use lettre::transport::smtp::authentication::Credentials;
-    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-    let password: Result<Secret, String> = if let Some(cmd) = &c.password_command {
-        secret::from_command("[smtp] password_command", cmd).map_err(|e| e.to_string())
-    } else if let Some(var) = &c.password_env {
-        secret::from_env("[smtp] password_env", var).map_err(|e| e.to_string())
-    } else if let Some(p) = &c.password {
-        sync::check_private(&ctx.paths.config)
-            .map(|_| Secret::new(p.clone()))
-            .map_err(|e| e.to_string())
-    } else {
-        Err("no SMTP credentials: set [smtp] password_command or password_env".into())
+    // The same session code the outbox uses: connect, TLS, login.
+    let settings = match super::send::outgoing(ctx) {
+        Ok(o) => o.smtp,
+        Err(e) => return r.fail("smtp", format!("{e:#}")),
     };
-    let password = match password {
-        Ok(p) => p,
-        Err(e) => return r.fail("smtp", e),
-    };
-    let tls = || -> Result<TlsParameters, String> {
-        let mut b = TlsParameters::builder(c.host.clone());
-        if let Some(path) = &c.tls_ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("[smtp] tls_ca_file {}: {e}", path.display()))?;
-            b = b.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| e.to_string())?);
+    match crate::send::smtp::Session::open(&settings) {
+        Ok(session) => {
+            session.quit();
+            r.ok(
+                "smtp",
+                format!("{}@{}:{}: logged in", c.username, c.host, c.port),
+            );
         }
-        b = b.dangerous_accept_invalid_certs(c.tls_accept_invalid_certs);
-        b.build().map_err(|e| e.to_string())
-    };
-    let tls = match c.security {
-        Security::None if is_loopback(&c.host) => Tls::None,
-        Security::None => {
-            return r.fail("smtp", "security = \"none\" is only allowed for loopback");
-        }
-        Security::Tls => match tls() {
-            Ok(p) => Tls::Wrapper(p),
-            Err(e) => return r.fail("smtp", e),
-        },
-        Security::Starttls => match tls() {
-            Ok(p) => Tls::Required(p),
-            Err(e) => return r.fail("smtp", e),
-        },
-    };
-    let transport = lettre::SmtpTransport::builder_dangerous(c.host.clone())
-        .port(c.port)
-        .tls(tls)
-        .credentials(Credentials::new(
-            c.username.clone(),
-            password.expose().to_owned(),
-        ))
-        .timeout(Some(Duration::from_secs(c.timeout_seconds.max(1))))
-        .build();
-    match transport.test_connection() {
-        Ok(true) => r.ok("smtp", format!("{}@{}:{}: logged in", c.username, c.host, c.port)),
-        Ok(false) => r.fail("smtp", format!("{}:{} answered, but not as a working SMTP server; check [smtp] host and port", c.host, c.port)),
-        Err(e) => r.fail(
+        Err(e) => r.fail("smtp", e.to_string()),
+    }
+    if let Some(folder) = c.save_sent.as_deref().filter(|f| !f.trim().is_empty()) {
+        r.ok(
             "smtp",
-            format!("{}:{}: {e}; check [smtp] host, port, security (465 tls, 587 starttls), username and password_command", c.host, c.port),
-        ),
+            format!("copies of sent mail go to the IMAP folder {folder:?} (created when missing)"),
+        );
     }
 }
 

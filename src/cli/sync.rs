@@ -135,7 +135,64 @@ pub fn run(ctx: &Context, args: &Args) -> Result<()> {
     } else {
         print_report(&mut out, &report)?;
     }
+    after_sync(ctx, &mut store, !args.json);
     Ok(())
+}
+
+/// Acknowledgments for the new tickets (when on), then the outbox when [smtp] is set and
+/// something is due. Problems here are warnings: the mail itself was fetched and stored.
+fn after_sync(ctx: &Context, store: &mut crate::store::Store, print: bool) {
+    let acks = if ctx.config.tickets.acknowledge {
+        let r = super::send::sender(ctx, store).and_then(|sender| {
+            let settings = super::send::ack_settings(ctx)?;
+            Ok(crate::send::ack::acknowledge_pending(
+                store,
+                &sender,
+                &settings,
+                super::now(),
+            )?)
+        });
+        match r {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("helpdesk: warning: acknowledgments: {e:#}");
+                return;
+            }
+        }
+    } else {
+        crate::send::ack::AckReport::default()
+    };
+    if ctx.config.smtp.is_none() {
+        return;
+    }
+    let due = crate::store::outbox::due(store.conn(), super::now(), 1)
+        .map(|d| !d.is_empty())
+        .unwrap_or(false);
+    let interrupted = crate::store::outbox::counts(store.conn())
+        .map(|c| c.sending > 0)
+        .unwrap_or(false);
+    if !due && !interrupted {
+        return;
+    }
+    let r = super::send::outgoing(ctx).and_then(|out| {
+        Ok(crate::send::flush(
+            store,
+            &out,
+            &super::now,
+            &mut |_, _| {},
+        )?)
+    });
+    match r {
+        Ok(r) => {
+            if print {
+                let _ = super::send::print_flush(&mut std::io::stdout().lock(), &r, &acks);
+            }
+            if let Some(why) = r.stopped {
+                eprintln!("helpdesk: warning: the outbox waits: {why}");
+            }
+        }
+        Err(e) => eprintln!("helpdesk: warning: the outbox waits: {e:#}"),
+    }
 }
 
 fn one_pass(
@@ -212,6 +269,7 @@ fn watch(
                 if r.fetched > 0 {
                     print_report(&mut std::io::stdout().lock(), &r)?;
                 }
+                after_sync(ctx, store, r.fetched > 0);
             }
             Err(e) => {
                 failures += 1;
