@@ -92,8 +92,8 @@ fn generate(path: &Path) {
 
 fn measure(path: &Path) {
     let t0 = Instant::now();
-    let store = Store::open(path).unwrap();
-    let mut app = tui::start(&store, 1_800_000_000).unwrap();
+    let mut store = Store::open(path).unwrap();
+    let mut app = tui::start(&mut store, 1_800_000_000).unwrap();
     let keymap = Keymap::default_map();
     let theme = views::Theme { color: true };
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
@@ -111,7 +111,7 @@ fn measure(path: &Path) {
     for a in moves {
         let t = Instant::now();
         let fx = app.update(a);
-        tui::perform(&store, &mut app, fx).unwrap();
+        tui::perform(&mut store, &mut app, fx).unwrap();
         terminal
             .draw(|f| views::draw(f, &mut app, &keymap, theme))
             .unwrap();
@@ -133,7 +133,7 @@ fn measure(path: &Path) {
                 rows.push(helpdesk::store::tickets::get(store.conn(), h.ticket_id).unwrap());
             }
             let fx = app.search_loaded(rows);
-            tui::perform(&store, &mut app, fx).unwrap();
+            tui::perform(&mut store, &mut app, fx).unwrap();
             terminal
                 .draw(|f| views::draw(f, &mut app, &keymap, theme))
                 .unwrap();
@@ -159,11 +159,11 @@ fn measure(path: &Path) {
 /// The naive peer: every ticket row loaded before the first frame.
 fn measure_naive(path: &Path) {
     let t0 = Instant::now();
-    let store = Store::open(path).unwrap();
+    let mut store = Store::open(path).unwrap();
     let rows = helpdesk::store::tickets::list(store.conn(), &Default::default()).unwrap();
     let mut app = tui::app::App::new(rows.len() as u32, 1_800_000_000);
     let fx = app.page_loaded(0, rows);
-    tui::perform(&store, &mut app, fx).unwrap();
+    tui::perform(&mut store, &mut app, fx).unwrap();
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     terminal
         .draw(|f| {

@@ -35,7 +35,7 @@ fn render(store: &Store, app: &mut tui::app::App, w: u16, h: u16) -> String {
     terminal.backend().to_string()
 }
 
-fn press(store: &Store, app: &mut tui::app::App, actions: &[Action]) {
+fn press(store: &mut Store, app: &mut tui::app::App, actions: &[Action]) {
     for a in actions {
         let fx = app.update(*a);
         tui::perform(store, app, fx).unwrap();
@@ -43,7 +43,7 @@ fn press(store: &Store, app: &mut tui::app::App, actions: &[Action]) {
 }
 
 /// Moves the selection to a ticket by number.
-fn select(store: &Store, app: &mut tui::app::App, number: &str) {
+fn select(store: &mut Store, app: &mut tui::app::App, number: &str) {
     press(store, app, &[Action::Top]);
     for _ in 0..app.total {
         if app.selected_row().map(|t| t.number.as_str()) == Some(number) {
@@ -57,38 +57,38 @@ fn select(store: &Store, app: &mut tui::app::App, number: &str) {
 #[test]
 fn views_at_80x24() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(dir.path());
-    let mut app = tui::start(&store, NOW).unwrap();
+    let mut store = demo_store(dir.path());
+    let mut app = tui::start(&mut store, NOW).unwrap();
     insta::assert_snapshot!("list_80x24", render(&store, &mut app, 80, 24));
-    select(&store, &mut app, "TKT-2026-00018");
-    press(&store, &mut app, &[Action::Open]);
+    select(&mut store, &mut app, "TKT-2026-00018");
+    press(&mut store, &mut app, &[Action::Open]);
     insta::assert_snapshot!("thread_80x24", render(&store, &mut app, 80, 24));
-    press(&store, &mut app, &[Action::NextPane]);
+    press(&mut store, &mut app, &[Action::NextPane]);
     insta::assert_snapshot!("draft_80x24", render(&store, &mut app, 80, 24));
-    press(&store, &mut app, &[Action::Help]);
+    press(&mut store, &mut app, &[Action::Help]);
     insta::assert_snapshot!("help_80x24", render(&store, &mut app, 80, 24));
 }
 
 #[test]
 fn views_at_160x48() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(dir.path());
-    let mut app = tui::start(&store, NOW).unwrap();
-    select(&store, &mut app, "TKT-2026-00018");
+    let mut store = demo_store(dir.path());
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    select(&mut store, &mut app, "TKT-2026-00018");
     insta::assert_snapshot!("split_160x48", render(&store, &mut app, 160, 48));
-    press(&store, &mut app, &[Action::Open, Action::ToggleFold]);
+    press(&mut store, &mut app, &[Action::Open, Action::ToggleFold]);
     insta::assert_snapshot!("split_unfolded_160x48", render(&store, &mut app, 160, 48));
 }
 
 #[test]
 fn the_list_is_paged_and_moves_reach_every_ticket() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(dir.path());
-    let mut app = tui::start(&store, NOW).unwrap();
+    let mut store = demo_store(dir.path());
+    let mut app = tui::start(&mut store, NOW).unwrap();
     assert_eq!(app.total, 40);
-    press(&store, &mut app, &[Action::Bottom]);
+    press(&mut store, &mut app, &[Action::Bottom]);
     assert_eq!(app.selected_row().unwrap().number, "TKT-2026-00001");
-    press(&store, &mut app, &[Action::PageUp, Action::Top]);
+    press(&mut store, &mut app, &[Action::PageUp, Action::Top]);
     assert_eq!(app.selected_row().unwrap().number, "TKT-2026-00040");
     assert_eq!(app.open.as_ref().unwrap().ticket.number, "TKT-2026-00040");
 }
@@ -99,8 +99,8 @@ fn escape_sequences_in_a_subject_are_shown_as_harmless_text() {
     h.ingest(
         b"From: Mallory <m@evil.example>\nSubject: hi \x1b]0;pwned\x07 \x1b[2J \x1b]52;c;ZXZpbA==\x07 end\nMessage-ID: <esc@x>\n\nbody \x1b[31mred\n",
     );
-    let mut app = tui::start(&h.store, NOW).unwrap();
-    press(&h.store, &mut app, &[Action::Open]);
+    let mut app = tui::start(&mut h.store, NOW).unwrap();
+    press(&mut h.store, &mut app, &[Action::Open]);
     for (w, hgt) in [(80, 24), (160, 48)] {
         let screen = render(&h.store, &mut app, w, hgt);
         assert!(!screen.contains('\u{1b}') && !screen.contains('\u{7}'));
@@ -115,12 +115,12 @@ fn escape_sequences_in_a_subject_are_shown_as_harmless_text() {
 fn search_narrows_the_list_as_you_type_and_esc_restores_it() {
     use helpdesk::tui::app::Input;
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(dir.path());
-    let mut app = tui::start(&store, NOW).unwrap();
-    press(&store, &mut app, &[Action::Search]);
+    let mut store = demo_store(dir.path());
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    press(&mut store, &mut app, &[Action::Search]);
     for c in "okta aud".chars() {
         let fx = app.input(Input::Char(c));
-        tui::perform(&store, &mut app, fx).unwrap();
+        tui::perform(&mut store, &mut app, fx).unwrap();
     }
     // "aud" matches "Audience" as a prefix while typing.
     assert_eq!(
@@ -133,17 +133,17 @@ fn search_narrows_the_list_as_you_type_and_esc_restores_it() {
     assert_eq!(app.open.as_ref().unwrap().ticket.number, "TKT-2026-00027");
     insta::assert_snapshot!("search_80x24", render(&store, &mut app, 80, 24));
     let fx = app.input(Input::Cancel);
-    tui::perform(&store, &mut app, fx).unwrap();
+    tui::perform(&mut store, &mut app, fx).unwrap();
     assert_eq!(app.total, 40);
 }
 
 #[test]
 fn the_status_filter_cycles_and_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let store = demo_store(dir.path());
-    let mut app = tui::start(&store, NOW).unwrap();
-    press(&store, &mut app, &[Action::Filter]);
-    let count = |status: &str| -> u32 {
+    let mut store = demo_store(dir.path());
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    press(&mut store, &mut app, &[Action::Filter]);
+    let count = |store: &Store, status: &str| -> u32 {
         store
             .conn()
             .query_row(
@@ -154,17 +154,157 @@ fn the_status_filter_cycles_and_counts() {
             .unwrap()
     };
     assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Open));
-    assert_eq!(app.total, count("open"));
+    assert_eq!(app.total, count(&store, "open"));
     assert!(app.total > 30);
     for _ in 0..4 {
-        press(&store, &mut app, &[Action::Filter]);
+        press(&mut store, &mut app, &[Action::Filter]);
     }
     assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Noise));
-    assert_eq!(app.total, count("noise"));
+    assert_eq!(app.total, count(&store, "noise"));
     assert_eq!(app.total, 2, "the bounce and the out-of-office");
     assert!(
         app.page
             .iter()
             .all(|t| t.status == helpdesk::store::TicketStatus::Noise)
     );
+}
+
+/// The demo store with every ticket analysed by the offline drafter.
+fn analysed_demo_store(dir: &Path) -> Store {
+    let mut store = demo_store(dir);
+    let drafter = helpdesk::ai::offline::OfflineDrafter::bundled().unwrap();
+    helpdesk::ai::analyse_pending(
+        &mut store,
+        &drafter,
+        "The Lumen Cloud team",
+        None,
+        &|| NOW,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    store
+}
+
+fn key(c: char) -> ratatui::crossterm::event::KeyEvent {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(k: ratatui::crossterm::event::KeyCode) -> ratatui::crossterm::event::KeyEvent {
+    ratatui::crossterm::event::KeyEvent::new(k, ratatui::crossterm::event::KeyModifiers::NONE)
+}
+
+#[test]
+fn review_keys_edit_approve_undo_reject_note_and_bulk_status() {
+    use helpdesk::send::compose::Sender;
+    use helpdesk::store::{DraftState, OutboxState, TicketStatus, messages, outbox, tickets};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = analysed_demo_store(dir.path());
+    let keymap = Keymap::default_map();
+    let sender = Sender {
+        name: "Lumen Cloud Support".into(),
+        address: "support@lumencloud.example".into(),
+        signature: None,
+        quote_original: false,
+        key: helpdesk::ticket::token::TokenKey::from_hex(&"22".repeat(32)).unwrap(),
+        tags: helpdesk::ticket::TagMatcher::new("TKT"),
+    };
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    select(&mut store, &mut app, "TKT-2026-00027");
+    let id = app.current().unwrap();
+    let keys = |store: &mut Store, app: &mut tui::app::App, events: &[KeyEvent]| {
+        let mut s = tui::Services {
+            store,
+            sender: Some(&sender),
+            wakers: Default::default(),
+            external_edit: None,
+        };
+        for e in events {
+            let fx = tui::handle_key(app, &keymap, *e);
+            tui::perform_with(&mut s, app, fx).unwrap();
+        }
+    };
+    let draft = |store: &Store| messages::latest_draft(store.conn(), id).unwrap().unwrap();
+    assert_eq!(draft(&store).state, DraftState::Drafted);
+
+    // e opens the inline editor on the draft; typed text lands at the cursor; Ctrl-S saves.
+    keys(&mut store, &mut app, &[key('e')]);
+    assert!(app.editor.is_some());
+    keys(&mut store, &mut app, &[key('O'), key('K'), key(' ')]);
+    insta::assert_snapshot!("editor_80x24", render(&store, &mut app, 80, 24));
+    keys(
+        &mut store,
+        &mut app,
+        &[KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)],
+    );
+    assert!(app.editor.is_none());
+    assert!(
+        draft(&store).body.starts_with("OK "),
+        "{}",
+        draft(&store).body
+    );
+
+    // a approves: the reply is rendered into the outbox; u takes it back.
+    keys(&mut store, &mut app, &[key('a')]);
+    assert_eq!(draft(&store).state, DraftState::Approved);
+    let rows = outbox::list(store.conn(), &[]).unwrap();
+    assert_eq!((rows.len(), rows[0].state), (1, OutboxState::Queued));
+    insta::assert_snapshot!("approved_160x48", render(&store, &mut app, 160, 48));
+    keys(&mut store, &mut app, &[key('u')]);
+    assert_eq!(draft(&store).state, DraftState::Drafted, "{}", app.status);
+    assert!(outbox::list(store.conn(), &[]).unwrap().is_empty());
+
+    // r asks for a reason on the status line.
+    keys(&mut store, &mut app, &[key('r')]);
+    for c in "duplicate".chars() {
+        keys(&mut store, &mut app, &[key(c)]);
+    }
+    insta::assert_snapshot!("reject_prompt_80x24", render(&store, &mut app, 80, 24));
+    keys(&mut store, &mut app, &[code(KeyCode::Enter)]);
+    let d = draft(&store);
+    assert_eq!(
+        (d.state, d.reject_reason.as_deref()),
+        (DraftState::Rejected, Some("duplicate"))
+    );
+
+    // :note adds an internal note; p picks a priority with one key.
+    keys(&mut store, &mut app, &[key(':')]);
+    for c in "note customer called too".chars() {
+        keys(&mut store, &mut app, &[key(c)]);
+    }
+    keys(
+        &mut store,
+        &mut app,
+        &[code(KeyCode::Enter), key('p'), key('u')],
+    );
+    let msgs = messages::for_ticket(store.conn(), id).unwrap();
+    assert!(msgs.iter().any(|m| m.body == "customer called too"));
+    assert_eq!(
+        tickets::get(store.conn(), id).unwrap().priority.as_deref(),
+        Some("urgent")
+    );
+
+    // v on two tickets, then s c closes both.
+    keys(&mut store, &mut app, &[key('g'), key('v'), key('v')]);
+    assert_eq!(app.selection.len(), 2);
+    let picked: Vec<i64> = app.selection.iter().copied().collect();
+    keys(&mut store, &mut app, &[key('s')]);
+    insta::assert_snapshot!("status_choice_80x24", render(&store, &mut app, 80, 24));
+    keys(&mut store, &mut app, &[key('c')]);
+    for t in picked {
+        assert_eq!(
+            tickets::state(store.conn(), t).unwrap().status,
+            TicketStatus::Closed
+        );
+    }
+    assert!(app.selection.is_empty());
+
+    // An unknown command says what exists.
+    keys(
+        &mut store,
+        &mut app,
+        &[key(':'), key('x'), code(KeyCode::Enter)],
+    );
+    assert!(app.status.contains("unknown command"), "{}", app.status);
 }

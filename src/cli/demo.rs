@@ -57,8 +57,11 @@ pub fn run(ctx: &Context, args: &Args, store_given: bool) -> Result<()> {
     }
     let report = import::import_paths(&demo, &[mail_dir], "demo")?;
     if !args.print && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        let store = demo.open_store()?;
-        crate::tui::run(&store, super::now())?;
+        let mut store = demo.open_store()?;
+        // The demo drafts in the background and approvals queue in its outbox; nothing is
+        // sent (no [smtp]) and nothing is fetched (no [imap]).
+        let backends = super::review::backends(&demo, &mut store, true);
+        crate::tui::run(&mut store, super::now(), backends)?;
         if args.keep && !store_given {
             let kept = tmp.keep().join("demo.sqlite3");
             println!(

@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod import;
 mod output;
+mod review;
 mod send;
 mod sync;
 mod ticket;
@@ -178,8 +179,9 @@ fn first_run(cli: &Cli) -> Result<()> {
         )
         .into());
     }
-    let store = ctx.open_store()?;
-    crate::tui::run(&store, now())
+    let mut store = ctx.open_store()?;
+    let backends = review::backends(&ctx, &mut store, true);
+    crate::tui::run(&mut store, now(), backends)
 }
 
 /// Bad usage: exit code 2.

@@ -291,7 +291,7 @@ fn watch(
 }
 
 /// IDLE where the server has it (re-issued every `poll` at most), else sleeps `poll`.
-fn wait_for_mail(settings: &ImapSettings, poll: Duration) {
+pub fn wait_for_mail(settings: &ImapSettings, poll: Duration) {
     let idled = imap::connect(settings).ok().and_then(|mut session| {
         session.select(&settings.mailbox).ok()?;
         if !imap::has_idle(&mut session) {

@@ -351,3 +351,73 @@ pub fn add_note(
     Store::commit(tx)?;
     Ok(row)
 }
+
+/// What the admin can set on a ticket from the review screen or the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    Status(crate::store::TicketStatus),
+    Priority(String),
+    Category(String),
+}
+
+pub const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
+
+/// Sets a status, priority or category, with an event naming the old and new value.
+pub fn set_field(
+    store: &mut Store,
+    ticket_id: i64,
+    field: &Field,
+    now: i64,
+) -> Result<(), ReviewError> {
+    let tx = store.write()?;
+    let (kind, detail) = match field {
+        Field::Status(s) => {
+            let old = tickets::set_status(&tx, ticket_id, *s, now)?;
+            ("status", format!("{old} → {s} (by the admin)"))
+        }
+        Field::Priority(p) => {
+            let old = tickets::set_priority(&tx, ticket_id, p, now)?;
+            (
+                "priority",
+                format!("{} → {p} (by the admin)", old.as_deref().unwrap_or("none")),
+            )
+        }
+        Field::Category(c) => {
+            let old = tickets::set_category(&tx, ticket_id, c, now)?;
+            (
+                "category",
+                format!("{} → {c} (by the admin)", old.as_deref().unwrap_or("none")),
+            )
+        }
+    };
+    events::append(&tx, ticket_id, now, kind, &detail, None)?;
+    Store::commit(tx)?;
+    Ok(())
+}
+
+/// Sends the draft back to analysis: the next analysis pass writes a new one.
+pub fn regenerate(store: &mut Store, ticket_id: i64, now: i64) -> Result<(), ReviewError> {
+    let tx = store.write()?;
+    let t = tickets::get(&tx, ticket_id)?;
+    let draft = latest(&tx, ticket_id, &t.number)?;
+    if !draft.state.is_pending()
+        && !matches!(draft.state, DraftState::Rejected | DraftState::Failed)
+    {
+        return Err(ReviewError::WrongState {
+            ticket: t.number,
+            state: draft.state.to_string(),
+            hint: "take the approval back first",
+        });
+    }
+    messages::set_draft_state(&tx, draft.id, DraftState::New, None, now)?;
+    events::append(
+        &tx,
+        ticket_id,
+        now,
+        "regenerate",
+        "draft sent back for a new analysis",
+        None,
+    )?;
+    Store::commit(tx)?;
+    Ok(())
+}

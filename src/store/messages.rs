@@ -494,3 +494,10 @@ pub fn draft_error(conn: &Connection, draft_id: i64) -> Result<Option<String>> {
         .prepare_cached("SELECT error FROM drafts WHERE id = ?1")?
         .query_row([draft_id], |r| r.get(0))?)
 }
+
+/// How many drafts are in a state (the analysis queue is `new`).
+pub fn count_in_state(conn: &Connection, state: DraftState) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM drafts WHERE state = ?1")?
+        .query_row([state], |r| r.get(0))?)
+}

@@ -321,3 +321,33 @@ pub fn ack_pending(conn: &Connection) -> Result<Vec<i64>> {
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The admin's priority; returns the old one.
+pub fn set_priority(
+    conn: &Connection,
+    id: i64,
+    priority: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    let old: Option<String> = conn
+        .prepare_cached("SELECT priority FROM tickets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    conn.prepare_cached("UPDATE tickets SET priority = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, priority, now])?;
+    Ok(old)
+}
+
+/// The admin's category; returns the old one.
+pub fn set_category(
+    conn: &Connection,
+    id: i64,
+    category: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    let old: Option<String> = conn
+        .prepare_cached("SELECT category FROM tickets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    conn.prepare_cached("UPDATE tickets SET category = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, category, now])?;
+    Ok(old)
+}

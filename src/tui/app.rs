@@ -1,11 +1,26 @@
 //! The model of the review screen and `update`, which decides and never does I/O: it returns
 //! the loads the runtime should perform.
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 
+use ratatui_textarea::TextArea;
+
+use crate::send::review::{Field, PRIORITIES};
 use crate::store::TicketStatus;
 use crate::store::messages::{DraftRow, MessageRow};
+use crate::store::outbox::{Counts, OutboxRow};
 use crate::store::tickets::TicketRow;
+
+/// The default categories (DESIGN §2).
+pub const CATEGORIES: [&str; 6] = [
+    "Billing",
+    "Technical",
+    "Login/Access",
+    "Feature Request",
+    "General Inquiry",
+    "Other",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -38,6 +53,132 @@ pub enum Action {
     Filter,
     Help,
     Quit,
+    Approve,
+    Reject,
+    Unapprove,
+    Edit,
+    EditExternal,
+    Regenerate,
+    Note,
+    SetCategory,
+    SetPriority,
+    SetStatus,
+    Command,
+    Select,
+    Restore,
+    SendNow,
+    SyncNow,
+}
+
+/// A question on the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// A line of text: the reason of a rejection, or a `:` command.
+    Text { kind: TextPrompt, text: String },
+    /// One key picks one of the choices.
+    Choice(ChoiceKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextPrompt {
+    RejectReason,
+    Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceKind {
+    Status,
+    Priority,
+    Category,
+}
+
+impl ChoiceKind {
+    /// (key, label, value) of each choice.
+    pub fn choices(self, categories: &[String]) -> Vec<(char, String, Field)> {
+        match self {
+            ChoiceKind::Status => [
+                ('o', TicketStatus::Open),
+                ('w', TicketStatus::Waiting),
+                ('r', TicketStatus::Resolved),
+                ('c', TicketStatus::Closed),
+                ('n', TicketStatus::Noise),
+                ('s', TicketStatus::Spam),
+            ]
+            .into_iter()
+            .map(|(k, st)| (k, st.to_string(), Field::Status(st)))
+            .collect(),
+            ChoiceKind::Priority => PRIORITIES
+                .iter()
+                .map(|p| {
+                    (
+                        p.chars().next().unwrap_or('?'),
+                        (*p).to_owned(),
+                        Field::Priority((*p).into()),
+                    )
+                })
+                .collect(),
+            ChoiceKind::Category => categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    (
+                        char::from_digit(i as u32 + 1, 36).unwrap_or('?'),
+                        c.clone(),
+                        Field::Category(c.clone()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ChoiceKind::Status => "status",
+            ChoiceKind::Priority => "priority",
+            ChoiceKind::Category => "category",
+        }
+    }
+}
+
+/// What the inline editor edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditTarget {
+    Draft,
+    Note,
+}
+
+/// The inline editor (ratatui-textarea: undo, word motions, Emacs-like keys).
+#[derive(Debug, Clone)]
+pub struct Editor {
+    pub target: EditTarget,
+    pub ticket_id: i64,
+    pub area: TextArea<'static>,
+    pub original: String,
+    /// Esc was pressed once on changed text: a second Esc discards.
+    pub confirm_discard: bool,
+}
+
+impl Editor {
+    pub fn text(&self) -> String {
+        self.area.lines().join("\n")
+    }
+}
+
+/// What the background tasks last reported, for the status line.
+#[derive(Debug, Clone, Default)]
+pub struct Background {
+    pub sync_enabled: bool,
+    pub send_enabled: bool,
+    /// When the last sync pass ended well, and what it did.
+    pub last_sync: Option<(i64, String)>,
+    /// The last failure, cleared by the next success.
+    pub sync_error: Option<String>,
+    pub syncing: bool,
+    pub analysing: Option<(u64, u64)>,
+    pub sending: Option<(u64, u64)>,
+    pub send_error: Option<String>,
+    pub pending_analysis: i64,
+    pub outbox: Counts,
 }
 
 /// Editing keys while a text input (the search line) is open.
@@ -75,6 +216,21 @@ impl FromStr for Action {
             "filter" => Action::Filter,
             "help" => Action::Help,
             "quit" => Action::Quit,
+            "approve" => Action::Approve,
+            "reject" => Action::Reject,
+            "unapprove" => Action::Unapprove,
+            "edit" => Action::Edit,
+            "edit_external" => Action::EditExternal,
+            "regenerate" => Action::Regenerate,
+            "note" => Action::Note,
+            "set_category" => Action::SetCategory,
+            "set_priority" => Action::SetPriority,
+            "set_status" => Action::SetStatus,
+            "command" => Action::Command,
+            "select" => Action::Select,
+            "restore" => Action::Restore,
+            "send_now" => Action::SendNow,
+            "sync_now" => Action::SyncNow,
             other => return Err(format!("unknown action {other:?} in the keymap")),
         })
     }
@@ -84,13 +240,54 @@ impl FromStr for Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// A window of the ticket list: `limit` rows from `offset`.
-    LoadPage { offset: u32, limit: u32 },
+    LoadPage {
+        offset: u32,
+        limit: u32,
+    },
     /// The selected ticket's messages and draft.
-    LoadTicket { ticket_id: i64 },
+    LoadTicket {
+        ticket_id: i64,
+    },
     /// Count the tickets of the current filter, then load the first page.
     Reload,
     /// Full-text search; the results replace the list.
-    Search { query: String },
+    Search {
+        query: String,
+    },
+    /// Re-read the list window and the open ticket (after a change or new mail).
+    Refresh,
+    Approve {
+        ids: Vec<i64>,
+    },
+    Reject {
+        ids: Vec<i64>,
+        reason: String,
+    },
+    Unapprove {
+        id: i64,
+    },
+    SaveDraft {
+        id: i64,
+        body: String,
+    },
+    SaveNote {
+        id: i64,
+        text: String,
+    },
+    SetField {
+        ids: Vec<i64>,
+        field: Field,
+    },
+    Regenerate {
+        id: i64,
+    },
+    /// Suspend the screen and edit the draft in $EDITOR.
+    ExternalEdit {
+        id: i64,
+        body: String,
+    },
+    WakeOutbox,
+    WakeSync,
 }
 
 /// The open ticket.
@@ -99,6 +296,8 @@ pub struct Open {
     pub ticket: TicketRow,
     pub messages: Vec<MessageRow>,
     pub draft: Option<DraftRow>,
+    /// The outbox row of the draft, once approved: its state and error.
+    pub outbox: Option<OutboxRow>,
 }
 
 /// Rows of the list kept in memory around the selection; the rest stays in SQLite.
@@ -124,6 +323,14 @@ pub struct App {
     /// Only tickets in this status (`f` cycles); `None` is all.
     pub filter: Option<TicketStatus>,
     pub search: Option<Search>,
+    pub prompt: Option<Prompt>,
+    pub editor: Option<Editor>,
+    /// Tickets picked with `v`/Space for a bulk approve, reject or status.
+    pub selection: BTreeSet<i64>,
+    pub categories: Vec<String>,
+    pub bg: Background,
+    /// First line of the key help shown (it scrolls when taller than the screen).
+    pub help_scroll: u16,
 }
 
 impl App {
@@ -144,6 +351,12 @@ impl App {
             quit: false,
             filter: None,
             search: None,
+            prompt: None,
+            editor: None,
+            selection: BTreeSet::new(),
+            categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+            bg: Background::default(),
+            help_scroll: 0,
         }
     }
 
@@ -195,6 +408,263 @@ impl App {
 
     pub fn editing(&self) -> bool {
         self.search.as_ref().is_some_and(|s| s.editing)
+    }
+
+    /// The ticket under the cursor.
+    pub fn current(&self) -> Option<i64> {
+        self.selected_row().map(|t| t.id)
+    }
+
+    /// What a bulk-capable action applies to: the selection, else the current ticket.
+    fn targets(&self) -> Vec<i64> {
+        if self.selection.is_empty() {
+            self.current().into_iter().collect()
+        } else {
+            self.selection.iter().copied().collect()
+        }
+    }
+
+    /// The open ticket, if it is the one under the cursor.
+    fn open_current(&self) -> Option<&Open> {
+        let id = self.current()?;
+        self.open.as_ref().filter(|o| o.ticket.id == id)
+    }
+
+    fn say(&mut self, text: impl Into<String>) -> Vec<Effect> {
+        self.status = text.into();
+        Vec::new()
+    }
+
+    fn open_editor(&mut self, target: EditTarget) -> Vec<Effect> {
+        let Some(open) = self.open_current() else {
+            return self.say("no ticket open");
+        };
+        let id = open.ticket.id;
+        let original = match target {
+            EditTarget::Draft => match &open.draft {
+                Some(d) if d.state == crate::store::DraftState::Sent => {
+                    return self.say("this reply has been sent; it can no longer be edited");
+                }
+                Some(d) => d.body.clone(),
+                None => return self.say("this ticket has no reply draft (automatic mail)"),
+            },
+            EditTarget::Note => String::new(),
+        };
+        let mut area = TextArea::new(original.lines().map(str::to_owned).collect());
+        area.move_cursor(ratatui_textarea::CursorMove::Top);
+        self.editor = Some(Editor {
+            target,
+            ticket_id: id,
+            area,
+            original,
+            confirm_discard: false,
+        });
+        self.focus = Pane::Draft;
+        Vec::new()
+    }
+
+    /// Ctrl-S in the editor.
+    pub fn editor_save(&mut self) -> Vec<Effect> {
+        let Some(ed) = self.editor.take() else {
+            return Vec::new();
+        };
+        let text = ed.text();
+        match ed.target {
+            EditTarget::Draft => vec![Effect::SaveDraft {
+                id: ed.ticket_id,
+                body: text,
+            }],
+            EditTarget::Note if text.trim().is_empty() => self.say("empty note not added"),
+            EditTarget::Note => vec![Effect::SaveNote {
+                id: ed.ticket_id,
+                text,
+            }],
+        }
+    }
+
+    /// Esc in the editor: closes it when nothing changed, else asks for a second Esc.
+    pub fn editor_escape(&mut self) -> Vec<Effect> {
+        let Some(ed) = self.editor.as_mut() else {
+            return Vec::new();
+        };
+        if ed.text() == ed.original || ed.confirm_discard {
+            self.editor = None;
+            return self.say("edit discarded");
+        }
+        ed.confirm_discard = true;
+        self.say("unsaved changes: Ctrl-S saves, Esc again discards")
+    }
+
+    /// A key while a prompt is open.
+    pub fn prompt_input(&mut self, key: Input) -> Vec<Effect> {
+        let Some(prompt) = self.prompt.as_mut() else {
+            return Vec::new();
+        };
+        match prompt {
+            Prompt::Choice(kind) => {
+                let kind = *kind;
+                match key {
+                    Input::Char(c) => {
+                        self.prompt = None;
+                        let choice = kind
+                            .choices(&self.categories)
+                            .into_iter()
+                            .find(|(k, _, _)| *k == c.to_ascii_lowercase());
+                        match choice {
+                            Some((_, _, field)) => self.set_field(field),
+                            None => self.say(format!("no {} for {c:?}", kind.name())),
+                        }
+                    }
+                    _ => {
+                        self.prompt = None;
+                        Vec::new()
+                    }
+                }
+            }
+            Prompt::Text { kind, text } => match key {
+                Input::Char(c) => {
+                    text.push(c);
+                    Vec::new()
+                }
+                Input::Backspace => {
+                    text.pop();
+                    Vec::new()
+                }
+                Input::Cancel => {
+                    self.prompt = None;
+                    Vec::new()
+                }
+                Input::Submit => {
+                    let (kind, text) = (*kind, text.trim().to_owned());
+                    self.prompt = None;
+                    match kind {
+                        TextPrompt::RejectReason if text.is_empty() => {
+                            self.say("a rejection needs a reason; nothing changed")
+                        }
+                        TextPrompt::RejectReason => self.reject(text),
+                        TextPrompt::Command => self.run_command(&text),
+                    }
+                }
+            },
+        }
+    }
+
+    fn set_field(&mut self, field: Field) -> Vec<Effect> {
+        let ids = self.targets();
+        if ids.is_empty() {
+            return self.say("no ticket");
+        }
+        self.selection.clear();
+        vec![Effect::SetField { ids, field }]
+    }
+
+    fn reject(&mut self, reason: String) -> Vec<Effect> {
+        let ids = self.targets();
+        if ids.is_empty() {
+            return self.say("no ticket");
+        }
+        self.selection.clear();
+        vec![Effect::Reject { ids, reason }]
+    }
+
+    /// A `:` command: every action by name, some with an argument.
+    pub fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        let (cmd, arg) = line
+            .split_once(char::is_whitespace)
+            .map_or((line, ""), |(c, a)| (c, a.trim()));
+        let cmd = cmd.to_ascii_lowercase();
+        let pick = |kind: ChoiceKind, arg: &str, cats: &[String]| {
+            kind.choices(cats)
+                .into_iter()
+                .find(|(_, label, _)| label.eq_ignore_ascii_case(arg))
+                .map(|(_, _, f)| f)
+        };
+        let action = match cmd.as_str() {
+            "" => return Vec::new(),
+            "q" | "quit" => Action::Quit,
+            "help" => Action::Help,
+            "a" | "approve" => Action::Approve,
+            "u" | "undo" | "unapprove" => Action::Unapprove,
+            "e" | "edit" => Action::Edit,
+            "editor" => Action::EditExternal,
+            "regenerate" | "redraft" => Action::Regenerate,
+            "select" => Action::Select,
+            "restore" => Action::Restore,
+            "send" => Action::SendNow,
+            "sync" => Action::SyncNow,
+            "unselect" | "clear" => {
+                self.selection.clear();
+                return self.say("selection cleared");
+            }
+            "r" | "reject" if arg.is_empty() => Action::Reject,
+            "r" | "reject" => return self.reject(arg.to_owned()),
+            "n" | "note" if arg.is_empty() => Action::Note,
+            "n" | "note" => {
+                return match self.current() {
+                    Some(id) => vec![Effect::SaveNote {
+                        id,
+                        text: arg.to_owned(),
+                    }],
+                    None => self.say("no ticket"),
+                };
+            }
+            "s" | "status" | "p" | "priority" | "c" | "category" => {
+                let kind = match cmd.chars().next() {
+                    Some('s') => ChoiceKind::Status,
+                    Some('p') => ChoiceKind::Priority,
+                    _ => ChoiceKind::Category,
+                };
+                if arg.is_empty() {
+                    self.prompt = Some(Prompt::Choice(kind));
+                    return Vec::new();
+                }
+                return match pick(kind, arg, &self.categories) {
+                    Some(f) => self.set_field(f),
+                    None => {
+                        let valid: Vec<String> = kind
+                            .choices(&self.categories)
+                            .into_iter()
+                            .map(|(_, l, _)| l)
+                            .collect();
+                        self.say(format!(
+                            "unknown {} {arg:?}; valid: {}",
+                            kind.name(),
+                            valid.join(", ")
+                        ))
+                    }
+                };
+            }
+            "search" | "/" => {
+                self.search = Some(Search {
+                    query: arg.to_owned(),
+                    editing: false,
+                });
+                if arg.is_empty() {
+                    self.search = None;
+                    return vec![Effect::Reload];
+                }
+                return vec![Effect::Search {
+                    query: arg.to_owned(),
+                }];
+            }
+            "filter" => {
+                self.search = None;
+                self.filter = match arg {
+                    "" | "all" => None,
+                    s => match s.parse::<TicketStatus>() {
+                        Ok(st) => Some(st),
+                        Err(e) => return self.say(e),
+                    },
+                };
+                return vec![Effect::Reload];
+            }
+            other => {
+                return self.say(format!(
+                    "unknown command {other:?}: approve, reject REASON, undo, edit, editor, note [TEXT], regenerate, status S, priority P, category C, select, clear, restore, search Q, filter S|all, send, sync, help, quit"
+                ));
+            }
+        };
+        self.update(action)
     }
 
     pub fn selected_row(&self) -> Option<&TicketRow> {
@@ -252,7 +722,27 @@ impl App {
 
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         if self.overlay == Overlay::Help {
-            // Any key closes the help; q still quits.
+            // j/k and the page keys scroll a help taller than the screen; any other key
+            // closes it; q still quits.
+            match action {
+                Action::Down => {
+                    self.help_scroll = self.help_scroll.saturating_add(1);
+                    return Vec::new();
+                }
+                Action::PageDown => {
+                    self.help_scroll = self.help_scroll.saturating_add(10);
+                    return Vec::new();
+                }
+                Action::Up => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1);
+                    return Vec::new();
+                }
+                Action::PageUp => {
+                    self.help_scroll = self.help_scroll.saturating_sub(10);
+                    return Vec::new();
+                }
+                _ => {}
+            }
             self.overlay = Overlay::None;
             if action == Action::Quit {
                 self.quit = true;
@@ -268,7 +758,80 @@ impl App {
             }
             (Action::Help, _) => {
                 self.overlay = Overlay::Help;
+                self.help_scroll = 0;
                 Vec::new()
+            }
+            (Action::Approve, _) => {
+                let ids = self.targets();
+                if ids.is_empty() {
+                    return self.say("no ticket");
+                }
+                self.selection.clear();
+                vec![Effect::Approve { ids }]
+            }
+            (Action::Reject, _) => {
+                self.prompt = Some(Prompt::Text {
+                    kind: TextPrompt::RejectReason,
+                    text: String::new(),
+                });
+                Vec::new()
+            }
+            (Action::Unapprove, _) => match self.current() {
+                Some(id) => vec![Effect::Unapprove { id }],
+                None => self.say("no ticket"),
+            },
+            (Action::Edit, _) => self.open_editor(EditTarget::Draft),
+            (Action::Note, _) => self.open_editor(EditTarget::Note),
+            (Action::EditExternal, _) => match self.open_current().and_then(|o| {
+                o.draft
+                    .as_ref()
+                    .filter(|d| d.state != crate::store::DraftState::Sent)
+                    .map(|d| (o.ticket.id, d.body.clone()))
+            }) {
+                Some((id, body)) => vec![Effect::ExternalEdit { id, body }],
+                None => self.say("no draft to edit here"),
+            },
+            (Action::Regenerate, _) => match self.current() {
+                Some(id) => vec![Effect::Regenerate { id }],
+                None => self.say("no ticket"),
+            },
+            (Action::SetCategory, _) => {
+                self.prompt = Some(Prompt::Choice(ChoiceKind::Category));
+                Vec::new()
+            }
+            (Action::SetPriority, _) => {
+                self.prompt = Some(Prompt::Choice(ChoiceKind::Priority));
+                Vec::new()
+            }
+            (Action::SetStatus, _) => {
+                self.prompt = Some(Prompt::Choice(ChoiceKind::Status));
+                Vec::new()
+            }
+            (Action::Command, _) => {
+                self.prompt = Some(Prompt::Text {
+                    kind: TextPrompt::Command,
+                    text: String::new(),
+                });
+                Vec::new()
+            }
+            (Action::Select, _) => {
+                let Some(id) = self.current() else {
+                    return Vec::new();
+                };
+                if !self.selection.remove(&id) {
+                    self.selection.insert(id);
+                }
+                self.status = format!("{} selected", self.selection.len());
+                self.move_to(sel + 1)
+            }
+            (Action::Restore, _) => self.set_field(Field::Status(TicketStatus::Open)),
+            (Action::SendNow, _) => {
+                self.status = "sending the outbox…".into();
+                vec![Effect::WakeOutbox]
+            }
+            (Action::SyncNow, _) => {
+                self.status = "checking for new mail…".into();
+                vec![Effect::WakeSync]
             }
             (Action::ToggleFold, _) => {
                 self.unfold = !self.unfold;
@@ -414,7 +977,10 @@ mod tests {
         assert_eq!(app.focus, Pane::List);
         app.update(Action::Help);
         assert_eq!(app.overlay, Overlay::Help);
+        // j/k scroll a tall help; any other key closes it.
         app.update(Action::Down);
+        assert_eq!((app.overlay, app.help_scroll), (Overlay::Help, 1));
+        app.update(Action::Top);
         assert_eq!(app.overlay, Overlay::None);
         app.update(Action::Quit);
         assert!(app.quit);

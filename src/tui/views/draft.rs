@@ -7,10 +7,23 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::Theme;
 use crate::ai::Analysis;
 use crate::store::DraftState;
-use crate::tui::app::{App, Pane};
+use crate::store::OutboxState;
+use crate::tui::app::{App, EditTarget, Pane};
 use crate::tui::widgets::safe_text::{clean, lines};
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
+    if let Some(ed) = app.editor.as_mut() {
+        let title = match ed.target {
+            EditTarget::Draft => {
+                " Editing the reply · Ctrl-S save · Esc Esc discard · Ctrl-U undo "
+            }
+            EditTarget::Note => " Internal note (never sent) · Ctrl-S add · Esc Esc discard ",
+        };
+        ed.area.set_block(theme.block(title, true));
+        ed.area.set_cursor_line_style(Style::new());
+        frame.render_widget(&ed.area, area);
+        return;
+    }
     let block = theme.block(" Draft ", app.focus == Pane::Draft);
     let mut text: Vec<Line<'_>> = Vec::new();
     match app.open.as_ref().map(|o| &o.draft) {
@@ -54,9 +67,48 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 ));
             }
             text.push(Line::from(head));
+            let outbox = app.open.as_ref().and_then(|o| o.outbox.as_ref());
+            match (d.state, outbox) {
+                (DraftState::Approved | DraftState::Queued, Some(o)) => {
+                    let line = match (o.state, &o.last_error) {
+                        (OutboxState::Queued, Some(e)) => format!(
+                            "approved · in the outbox, will retry ({} tries so far): {} · u takes it back",
+                            o.attempts,
+                            clean(e)
+                        ),
+                        (OutboxState::Queued, None) => {
+                            "approved · in the outbox, sent when online · u takes it back"
+                                .to_owned()
+                        }
+                        (OutboxState::Sending, _) => "approved · being sent…".to_owned(),
+                        (s, _) => format!("approved · {s}"),
+                    };
+                    text.push(Line::styled(line, theme.fg(Color::Green)));
+                }
+                (DraftState::Failed, o) => {
+                    let err = o
+                        .and_then(|o| o.last_error.clone())
+                        .unwrap_or_else(|| "sending failed".into());
+                    text.push(Line::styled(
+                        format!("NOT SENT: {} · e edit, then a to send again", clean(&err)),
+                        theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+                    ));
+                }
+                (DraftState::Sent, Some(o)) => {
+                    text.push(Line::styled(
+                        format!(
+                            "sent {} to {}",
+                            o.sent_at.map(super::datetime).unwrap_or_default(),
+                            clean(&o.recipients)
+                        ),
+                        theme.dim(),
+                    ));
+                }
+                _ => {}
+            }
             match d.state {
                 DraftState::New => text.push(Line::styled(
-                    "Waiting for analysis: run `helpdesk analyse`.",
+                    "Waiting for analysis (it runs in the background; `helpdesk analyse` from a shell).",
                     theme.dim(),
                 )),
                 DraftState::Rejected => text.push(Line::styled(

@@ -35,7 +35,15 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 _ => Style::new(),
             };
             let who = t.requester.name.as_deref().unwrap_or(&t.requester.address);
-            let flag = if t.flagged { "!" } else { " " };
+            // The first column: `*` picked for a bulk action, else `!` flagged for review.
+            let picked = app.selection.contains(&t.id);
+            let flag = if picked {
+                "*"
+            } else if t.flagged {
+                "!"
+            } else {
+                " "
+            };
             let (prio, prio_style) = match t.priority.as_deref() {
                 Some("urgent") => ("urg", theme.fg(Color::Red).add_modifier(Modifier::BOLD)),
                 Some("high") => ("high", theme.fg(Color::Red)),
@@ -46,7 +54,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
             let mut cells = vec![
                 Cell::from(span(
                     flag,
-                    theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+                    theme
+                        .fg(if picked { Color::Cyan } else { Color::Red })
+                        .add_modifier(Modifier::BOLD),
                 )),
                 Cell::from(t.number.clone()),
             ];

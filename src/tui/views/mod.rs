@@ -83,7 +83,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, keymap: &Keymap, theme: Theme)
     }
     draw_status(frame, status, app, theme);
     if app.overlay == Overlay::Help {
-        help::draw(frame, frame.area(), keymap, theme);
+        help::draw(frame, frame.area(), keymap, theme, &mut app.help_scroll);
     }
 }
 
@@ -106,7 +106,110 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, focus: Pane, theme: Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
+fn draw_prompt(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) -> bool {
+    use super::app::{Prompt, TextPrompt};
+    let clean = super::widgets::safe_text::clean;
+    let line = match &app.prompt {
+        None => return false,
+        Some(Prompt::Text { kind, text }) => {
+            let (label, hint) = match kind {
+                TextPrompt::RejectReason => ("Reject, reason: ", "   Enter reject · Esc cancel"),
+                TextPrompt::Command => (":", "   Enter run · Esc cancel · :help lists commands"),
+            };
+            let bulk = if app.selection.is_empty() {
+                String::new()
+            } else {
+                format!("({} selected) ", app.selection.len())
+            };
+            Line::from(vec![
+                Span::styled(format!("{bulk}{label}"), theme.fg(Color::Cyan)),
+                Span::raw(clean(text)),
+                Span::styled("█", theme.dim()),
+                Span::styled(hint, theme.dim()),
+            ])
+        }
+        Some(Prompt::Choice(kind)) => {
+            let mut spans = vec![Span::styled(
+                format!("Set {}: ", kind.name()),
+                theme.fg(Color::Cyan),
+            )];
+            for (key, label, _) in kind.choices(&app.categories) {
+                spans.push(Span::styled(format!("{key}"), theme.fg(Color::Yellow)));
+                spans.push(Span::raw(format!(" {} ", clean(&label))));
+            }
+            spans.push(Span::styled(" Esc cancel", theme.dim()));
+            Line::from(spans)
+        }
+    };
+    frame.render_widget(line, area);
+    true
+}
+
+/// Sync, analysis and outbox, short: `sync 12:03` / `offline: …`, `drafting 3/9`, `outbox 2`.
+fn background_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
+    let bg = &app.bg;
+    let mut out = Vec::new();
+    let clock = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map_or_else(String::new, |d| d.format("%H:%M").to_string())
+    };
+    if bg.sync_enabled {
+        let s = if bg.syncing {
+            Span::styled(" syncing… ", theme.fg(Color::Cyan))
+        } else if let Some(e) = &bg.sync_error {
+            let short: String = super::widgets::safe_text::clean(e)
+                .chars()
+                .take(60)
+                .collect();
+            Span::styled(format!(" offline: {short} "), theme.fg(Color::Red))
+        } else if let Some((t, _)) = &bg.last_sync {
+            Span::styled(format!(" synced {} ", clock(*t)), theme.fg(Color::Green))
+        } else {
+            Span::styled(" connecting… ", theme.dim())
+        };
+        out.push(s);
+    }
+    match bg.analysing {
+        Some((d, t)) if t > 0 => out.push(Span::styled(
+            format!(" drafting {d}/{t} "),
+            theme.fg(Color::Cyan),
+        )),
+        _ if bg.pending_analysis > 0 => out.push(Span::styled(
+            format!(" {} to draft ", bg.pending_analysis),
+            theme.dim(),
+        )),
+        _ => {}
+    }
+    let o = &bg.outbox;
+    if let Some((d, t)) = bg.sending.filter(|(_, t)| *t > 0) {
+        out.push(Span::styled(
+            format!(" sending {d}/{t} "),
+            theme.fg(Color::Cyan),
+        ));
+    } else if o.queued + o.sending > 0 {
+        let why = match (&bg.send_error, bg.send_enabled) {
+            (Some(_), _) => " (offline)",
+            (None, false) => " (no [smtp])",
+            _ => "",
+        };
+        out.push(Span::styled(
+            format!(" outbox {}{why} ", o.queued + o.sending),
+            theme.fg(Color::Yellow),
+        ));
+    }
+    if o.failed > 0 {
+        out.push(Span::styled(
+            format!(" {} failed ", o.failed),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    out
+}
+
 fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
+    if draw_prompt(frame, area, app, theme) {
+        return;
+    }
     if let Some(search) = &app.search
         && search.editing
     {
@@ -140,16 +243,24 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
             theme.fg(Color::Yellow),
         ));
     }
+    if !app.selection.is_empty() {
+        spans.push(Span::styled(
+            format!(" {} selected ", app.selection.len()),
+            theme.fg(Color::Cyan),
+        ));
+    }
+    spans.extend(background_spans(app, theme));
     if !app.status.is_empty() {
         spans.push(Span::raw(format!(
             " {}",
             super::widgets::safe_text::clean(&app.status)
         )));
+    } else {
+        spans.push(Span::styled(
+            "  a approve · r reject · e edit · / search · : command · ? keys · q quit",
+            theme.dim(),
+        ));
     }
-    spans.push(Span::styled(
-        "  / search · f filter · Tab panes · z unfold · ? keys · q quit",
-        theme.dim(),
-    ));
     frame.render_widget(Line::from(spans), area);
 }
 
