@@ -245,7 +245,13 @@ impl Client {
             None => self.complete_buffered(request).await,
             Some(sink) => self.complete_streamed(request, sink).await,
         };
-        completion.map_err(|e| self.redact_error(e))
+        // A server may echo the key into an answer too.
+        completion
+            .map(|c| Completion {
+                text: self.redact(&c.text),
+                model: c.model,
+            })
+            .map_err(|e| self.redact_error(e))
     }
 
     async fn complete_buffered(
