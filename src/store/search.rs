@@ -95,9 +95,21 @@ pub struct Similar {
     pub reply: String,
 }
 
+/// Words too common to tell tickets apart (English, French, German, Spanish): left out of the
+/// similarity query, where each would only add rows to rank.
+const STOPWORDS: &[&str] = &[
+    "the", "and", "for", "you", "your", "are", "was", "with", "this", "that", "have", "has", "not",
+    "but", "can", "could", "would", "will", "from", "our", "all", "any", "what", "when", "there",
+    "they", "them", "thanks", "thank", "hello", "please", "since", "about", "again", "les", "des",
+    "est", "une", "pour", "dans", "que", "qui", "pas", "sur", "vous", "nous", "avec", "mon", "mes",
+    "merci", "bonjour", "der", "die", "das", "und", "ist", "nicht", "mit", "sie", "ich", "ein",
+    "eine", "den", "dem", "auf", "für", "von", "bitte", "danke", "hallo", "los", "las", "del",
+    "por", "con", "una", "para", "que", "mis", "gracias", "hola",
+];
+
 /// The resolved or closed tickets most like `text` (bm25 over subject, sender and text, any
-/// of its words), best first, each with its final outbound reply; tickets we never answered
-/// are skipped. At most 32 distinct words of `text` are searched.
+/// of its words but the most common), best first, each with its final outbound reply; tickets
+/// we never answered are skipped. At most 32 distinct words of `text` are searched.
 pub fn similar_resolved(
     conn: &Connection,
     text: &str,
@@ -109,7 +121,7 @@ pub fn similar_resolved(
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3)
         .map(str::to_lowercase)
-        .filter(|w| seen_words.insert(w.clone()))
+        .filter(|w| !STOPWORDS.contains(&w.as_str()) && seen_words.insert(w.clone()))
         .take(32)
         .map(|w| format!("\"{w}\""))
         .collect();
@@ -125,7 +137,11 @@ pub fn similar_resolved(
     )?;
     let candidates = stmt
         .query_map(params![query, except_ticket], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut last_reply = conn.prepare_cached(
