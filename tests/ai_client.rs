@@ -3,9 +3,9 @@
 //! Retry-After, server errors, timeouts, repair of a broken answer, the analysis_failed state,
 //! output checks on an injected draft, what the prompt holds, and where the key never goes.
 
-mod support;
 #[path = "support/openai.rs"]
 mod openai_server;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -134,7 +134,11 @@ fn plain_answer_becomes_a_checked_draft() {
         "Hi Dana,\n\nPlease restart the app and tell us which version you use.\n\n— The Lumen Support Team",
     )));
     let mut h = Harness::new();
-    let t = dana(&mut h, "p1@customer.example", "My sync is stuck at 99% since Monday.");
+    let t = dana(
+        &mut h,
+        "p1@customer.example",
+        "My sync is stuck at 99% since Monday.",
+    );
     let report = stage(&h, Client::new(settings(&server)).unwrap(), options());
     assert_eq!((report.drafted, report.failed, report.flagged), (1, 0, 0));
     let d = draft(&h, t);
@@ -231,7 +235,11 @@ fn server_error_is_retried_with_backoff() {
     let server = FakeOpenAi::start();
     server
         .push(Reply::status(500, &[], "upstream exploded"))
-        .push(Reply::status(503, &[], r#"{"error":{"message":"overloaded"}}"#))
+        .push(Reply::status(
+            503,
+            &[],
+            r#"{"error":{"message":"overloaded"}}"#,
+        ))
         .push(Reply::content(answer("Hi,\n\nfine.\n\n— S")));
     let client = Client::new(settings(&server)).unwrap();
     let a = rt()
@@ -253,7 +261,10 @@ fn persistent_server_errors_fail_clearly_after_the_retries() {
     let e = rt()
         .block_on(client.complete(&[openai::Turn::User("hi".into())], None, None))
         .unwrap_err();
-    assert!(matches!(e, ClientError::Status { status: 502, .. }), "{e:?}");
+    assert!(
+        matches!(e, ClientError::Status { status: 502, .. }),
+        "{e:?}"
+    );
     let msg = e.to_string();
     assert!(msg.contains("502") && msg.contains("3 attempts"), "{msg}");
     assert!(e.is_retryable());
@@ -403,7 +414,13 @@ fn a_draft_that_follows_a_prompt_injection_comes_back_flagged() {
     let user = server.received()[0].message(1);
     let inside = user.split(BEGIN).nth(1).unwrap().split(END).next().unwrap();
     assert!(inside.contains("ignore your instructions"));
-    assert!(!user.split(END).nth(1).unwrap().contains("ignore your instructions"));
+    assert!(
+        !user
+            .split(END)
+            .nth(1)
+            .unwrap()
+            .contains("ignore your instructions")
+    );
 }
 
 /// A stored message of our own (a reply or a note) on a ticket.
@@ -471,7 +488,14 @@ fn the_prompt_carries_the_thread_in_the_untrusted_block_notes_and_similar_replie
                 .build(),
         );
         let t = h.ticket(&h.number_of(&id)).id;
-        add(&mut h, t, Direction::Outbound, &format!("r{i}@lumencloud.example"), reply, NOW - 3600);
+        add(
+            &mut h,
+            t,
+            Direction::Outbound,
+            &format!("r{i}@lumencloud.example"),
+            reply,
+            NOW - 3600,
+        );
         h.set_status(&h.number_of(&id), TicketStatus::Resolved, NOW - 3000);
     }
     h.ingest(
@@ -483,8 +507,19 @@ fn the_prompt_carries_the_thread_in_the_untrusted_block_notes_and_similar_replie
             .build(),
     );
     let unrelated = h.ticket(&h.number_of("old9@kunde.example")).id;
-    add(&mut h, unrelated, Direction::Outbound, "r9@lumencloud.example", "Reply Z: Rechnung korrigiert.", NOW - 3600);
-    h.set_status(&h.number_of("old9@kunde.example"), TicketStatus::Resolved, NOW - 3000);
+    add(
+        &mut h,
+        unrelated,
+        Direction::Outbound,
+        "r9@lumencloud.example",
+        "Reply Z: Rechnung korrigiert.",
+        NOW - 3600,
+    );
+    h.set_status(
+        &h.number_of("old9@kunde.example"),
+        TicketStatus::Resolved,
+        NOW - 3000,
+    );
     // The pending ticket: an earlier message, our answer, a note, and the newest message.
     h.ingest(
         &mail()
@@ -496,8 +531,22 @@ fn the_prompt_carries_the_thread_in_the_untrusted_block_notes_and_similar_replie
             .build(),
     );
     let t = h.ticket(&h.number_of("d1@customer.example")).id;
-    add(&mut h, t, Direction::Outbound, "a1@lumencloud.example", "Our answer: which version?", 1_795_000_000);
-    add(&mut h, t, Direction::Note, "n1@lumencloud.example", "Internal: Dana is on the Business plan, VIP.", 1_795_000_100);
+    add(
+        &mut h,
+        t,
+        Direction::Outbound,
+        "a1@lumencloud.example",
+        "Our answer: which version?",
+        1_795_000_000,
+    );
+    add(
+        &mut h,
+        t,
+        Direction::Note,
+        "n1@lumencloud.example",
+        "Internal: Dana is on the Business plan, VIP.",
+        1_795_000_100,
+    );
     h.ingest(
         &mail()
             .from("Dana Scully <dana@customer.example>")
@@ -527,9 +576,15 @@ fn the_prompt_carries_the_thread_in_the_untrusted_block_notes_and_similar_replie
     assert_eq!(user.matches(END).count(), 1);
     let (before, rest) = user.split_once(BEGIN).unwrap();
     let (thread, _) = rest.split_once(END).unwrap();
-    let newest = thread.find("Version 4.1").expect("newest message in the block");
-    let ours = thread.find("Our answer: which version?").expect("our reply in the block");
-    let first = thread.find("First message").expect("first message in the block");
+    let newest = thread
+        .find("Version 4.1")
+        .expect("newest message in the block");
+    let ours = thread
+        .find("Our answer: which version?")
+        .expect("our reply in the block");
+    let first = thread
+        .find("First message")
+        .expect("first message in the block");
     assert!(newest < ours && ours < first, "newest first");
     assert!(before.contains("Internal: Dana is on the Business plan, VIP."));
     assert!(!thread.contains("Internal: Dana"));
@@ -582,7 +637,11 @@ fn no_more_than_max_concurrent_requests_are_in_flight() {
     });
     let mut h = Harness::new();
     for i in 0..12 {
-        dana(&mut h, &format!("c{i}@customer.example"), &format!("Problem number {i}."));
+        dana(
+            &mut h,
+            &format!("c{i}@customer.example"),
+            &format!("Problem number {i}."),
+        );
     }
     let mut s = settings(&server);
     s.max_concurrent = 3;
@@ -603,13 +662,18 @@ fn the_api_key_never_reaches_errors_or_the_store() {
             r#"{{"error":{{"message":"Incorrect API key provided: {KEY}.","type":"invalid_request_error","code":"invalid_api_key"}}}}"#
         ),
     ));
-    server.push(Reply::content(answer(&format!("Hi,\n\nyour key is {KEY}.\n\n— S"))));
+    server.push(Reply::content(answer(&format!(
+        "Hi,\n\nyour key is {KEY}.\n\n— S"
+    ))));
     let mut h = Harness::new();
     let failed = dana(&mut h, "k1@customer.example", "Sync stuck.");
     let report = stage(&h, Client::new(settings(&server)).unwrap(), options());
     assert_eq!(report.failed, 1);
     let error = draft(&h, failed).error.unwrap();
-    assert!(error.contains("401") && error.contains("[redacted]"), "{error}");
+    assert!(
+        error.contains("401") && error.contains("[redacted]"),
+        "{error}"
+    );
     assert!(error.contains("api_key_env or api_key_command"), "{error}");
     assert!(!error.contains(KEY));
     let ok = dana(&mut h, "k2@customer.example", "Sync stuck again.");
@@ -618,15 +682,18 @@ fn the_api_key_never_reaches_errors_or_the_store() {
     assert!(draft(&h, ok).body.contains("[redacted]"));
     // It was sent, as it must be, and only in the header.
     for r in server.received() {
-        assert_eq!(r.authorization.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("Bearer {KEY}").as_str())
+        );
         assert!(!r.body.to_string().contains(KEY));
     }
     let e = rt()
-        .block_on(
-            Client::new(settings(&server))
-                .unwrap()
-                .complete(&[openai::Turn::User("hi".into())], None, None),
-        )
+        .block_on(Client::new(settings(&server)).unwrap().complete(
+            &[openai::Turn::User("hi".into())],
+            None,
+            None,
+        ))
         .unwrap_err();
     assert!(!format!("{e} {e:?}").contains(KEY));
     // Nowhere in the store's files.
@@ -658,7 +725,10 @@ fn a_refusal_or_empty_answer_is_a_failure_not_an_empty_draft() {
                 .analyse(&a_prompt(), &categories(), None),
         )
         .unwrap_err();
-    assert!(matches!(e, Failure::Endpoint(ClientError::Empty { .. })), "{e:?}");
+    assert!(
+        matches!(e, Failure::Endpoint(ClientError::Empty { .. })),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -711,10 +781,18 @@ fn helpdesk_analyse_uses_the_configured_provider() {
     assert_eq!(analysis(&draft(&h, t)).drafter, MODEL);
     // The offline drafter stays one setting away, and checks its drafts too.
     write("offline");
-    dana(&mut h, "cli2@customer.example", "Sync stuck again, please help.");
+    dana(
+        &mut h,
+        "cli2@customer.example",
+        "Sync stuck again, please help.",
+    );
     let out = run(args(&[]));
     assert!(out.status.success(), "{}", support::stderr(&out));
-    assert!(support::stdout(&out).starts_with("1 drafted"), "{}", support::stdout(&out));
+    assert!(
+        support::stdout(&out).starts_with("1 drafted"),
+        "{}",
+        support::stdout(&out)
+    );
     assert_eq!(server.received().len(), 1);
     // A key that cannot be read is a configuration error that names the key.
     std::fs::write(
@@ -724,5 +802,60 @@ fn helpdesk_analyse_uses_the_configured_provider() {
     .unwrap();
     let out = run(args(&[]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(support::stderr(&out).contains("[ai] api_key_env"), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("[ai] api_key_env"),
+        "{}",
+        support::stderr(&out)
+    );
+}
+
+#[test]
+fn doctor_checks_the_endpoint_with_one_small_request() {
+    let server = FakeOpenAi::start();
+    server.push(Reply::content("ok"));
+    server.push(Reply::status(
+        404,
+        &[],
+        r#"{"error":{"message":"The model `nope` does not exist","type":"invalid_request_error"}}"#,
+    ));
+    let h = Harness::new();
+    let config = h.dir.path().join("config.toml");
+    let run = |model: &str| {
+        std::fs::write(
+            &config,
+            format!("[ai]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"{model}\"\nmax_retries = 0\n", server.base_url),
+        )
+        .unwrap();
+        let store = h.store_path();
+        support::helpdesk(
+            h.dir.path(),
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--store",
+                store.to_str().unwrap(),
+                "doctor",
+            ],
+        )
+    };
+    let out = run("gpt-test");
+    let text = support::stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok    ai") && l.contains(MODEL) && l.contains("answered in")),
+        "{text}"
+    );
+    let out = run("nope");
+    let text = support::stdout(&out);
+    assert!(!out.status.success());
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("FAIL  ai"))
+        .expect("an ai line");
+    assert!(
+        line.contains("404") && line.contains("check [ai] base_url"),
+        "{line}"
+    );
+    assert_eq!(server.received().len(), 2);
+    assert_eq!(server.received()[0].body["model"], "gpt-test");
 }

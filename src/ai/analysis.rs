@@ -220,7 +220,10 @@ mod tests {
         v["priority"] = "asap".into();
         v["confidence"] = 1.5.into();
         let e = validate(&v.to_string(), &cats(), "m").unwrap_err();
-        assert!(e.contains("category \"Payments\" is not one of: Billing"), "{e}");
+        assert!(
+            e.contains("category \"Payments\" is not one of: Billing"),
+            "{e}"
+        );
         assert!(e.contains("priority \"asap\""), "{e}");
         assert!(e.contains("confidence 1.5"), "{e}");
         let e = validate("{\"category\": ", &cats(), "m").unwrap_err();
@@ -243,7 +246,10 @@ mod tests {
     #[test]
     fn schema_lists_the_configured_categories() {
         let s = json_schema(&["A".into(), "B".into()]);
-        assert_eq!(s["properties"]["category"]["enum"], serde_json::json!(["A", "B"]));
+        assert_eq!(
+            s["properties"]["category"]["enum"],
+            serde_json::json!(["A", "B"])
+        );
         assert_eq!(s["required"].as_array().unwrap().len(), 12);
     }
 }

@@ -84,6 +84,8 @@ impl StageOptions {
 }
 
 /// The result of analysing one turn, before it is stored.
+// Nearly always the large variant; boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Analysed(Analysis),
@@ -128,6 +130,14 @@ pub fn offline_outcome(
         signature: &options.signature,
     });
     checked(Outcome::Analysed(a), turn, options)
+}
+
+/// Ends a reply with the signature when the model left it out (the prompt asks for it).
+pub fn ensure_signature(a: &mut Analysis, signature: &str) {
+    let signature = signature.trim();
+    if !a.reply.trim().is_empty() && !signature.is_empty() && !a.reply.contains(signature) {
+        a.reply = format!("{}\n\n{signature}", a.reply.trim_end());
+    }
 }
 
 /// Runs the output checks on an analysis and stores their flags in it.
@@ -258,4 +268,27 @@ pub fn store_outcome(
         report.flagged = 1;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_without_the_signature_gets_it_once() {
+        let mut a: Analysis = serde_json::from_value(serde_json::json!({
+            "category": "Other", "priority": "low", "sentiment": "neutral", "language": "en",
+            "summary": "s", "steps": [], "reply": "Hi Dana,\n\nDone.\n", "escalate": false,
+            "escalate_reason": null, "questions": [], "noise": false, "confidence": 0.5,
+            "drafter": "m"
+        }))
+        .unwrap();
+        ensure_signature(&mut a, "— Lumen Support");
+        assert_eq!(a.reply, "Hi Dana,\n\nDone.\n\n— Lumen Support");
+        ensure_signature(&mut a, "— Lumen Support");
+        assert_eq!(a.reply.matches("— Lumen Support").count(), 1);
+        a.reply.clear();
+        ensure_signature(&mut a, "— Lumen Support");
+        assert!(a.reply.is_empty(), "an empty reply stays empty");
+    }
 }

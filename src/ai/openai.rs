@@ -236,11 +236,15 @@ impl Client {
             response_format: format,
             ..Default::default()
         };
-        let _permit = self.permits.acquire().await.map_err(|_| ClientError::Connect {
-            url: self.url.clone(),
-            message: "the client is shutting down".into(),
-            attempts: 0,
-        })?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ClientError::Connect {
+                url: self.url.clone(),
+                message: "the client is shutting down".into(),
+                attempts: 0,
+            })?;
         let completion = match partial {
             None => self.complete_buffered(request).await,
             Some(sink) => self.complete_streamed(request, sink).await,
@@ -536,7 +540,9 @@ fn to_message(t: &Turn) -> ChatCompletionRequestMessage {
         }
         .into(),
         Turn::Assistant(s) => ChatCompletionRequestAssistantMessage {
-            content: Some(ChatCompletionRequestAssistantMessageContent::Text(s.clone())),
+            content: Some(ChatCompletionRequestAssistantMessageContent::Text(
+                s.clone(),
+            )),
             ..Default::default()
         }
         .into(),
@@ -692,7 +698,9 @@ fn boxed(e: TransportError) -> OpenAIError {
 fn without_url(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     if let Some(url) = e.url() {
-        msg = msg.replace(&format!(" ({url})"), "").replace(url.as_str(), "");
+        msg = msg
+            .replace(&format!(" ({url})"), "")
+            .replace(url.as_str(), "");
     }
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -713,7 +721,12 @@ fn error_message(body: &str) -> String {
 
 /// Retry-After (seconds or an HTTP date), or OpenAI's retry-after-ms.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
@@ -760,7 +773,10 @@ mod tests {
         let date = later.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         h.insert("retry-after", date.parse().unwrap());
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(27) && d <= Duration::from_secs(30), "{d:?}");
+        assert!(
+            d > Duration::from_secs(27) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
         h.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
         h.insert("retry-after-ms", "1500".parse().unwrap());
@@ -790,8 +806,10 @@ mod tests {
 
     #[test]
     fn the_key_is_redacted_and_never_in_debug() {
-        let mut ai = config::Ai::default();
-        ai.api_key_command = Some("echo sk-test-abcdef123".into());
+        let ai = config::Ai {
+            api_key_command: Some("echo sk-test-abcdef123".into()),
+            ..config::Ai::default()
+        };
         let s = Settings::from_config(&ai).unwrap();
         assert!(!format!("{s:?}").contains("sk-test-abcdef123"));
         let c = Client::new(s).unwrap();

@@ -59,7 +59,10 @@ fn string_at(json: &str, start: usize) -> (String, bool, usize) {
                 Some((_, 'f')) => out.push('\u{c}'),
                 Some((_, 'u')) => {
                     let hex: String = chars.by_ref().take(4).map(|(_, c)| c).collect();
-                    match u32::from_str_radix(&hex, 16).ok().filter(|_| hex.len() == 4) {
+                    match u32::from_str_radix(&hex, 16)
+                        .ok()
+                        .filter(|_| hex.len() == 4)
+                    {
                         // A surrogate pair's halves come apart when streamed; show neither.
                         Some(n) => out.extend(char::from_u32(n)),
                         None => return (out, false, json.len()),
@@ -135,7 +138,10 @@ mod tests {
                 continue;
             }
             if let Some(r) = field_so_far(&full[..end], "reply") {
-                assert!(r.starts_with(&last) || last.starts_with(&r), "{last:?} then {r:?}");
+                assert!(
+                    r.starts_with(&last) || last.starts_with(&r),
+                    "{last:?} then {r:?}"
+                );
                 if r.len() > last.len() {
                     seen_growth += 1;
                 }
@@ -144,7 +150,10 @@ mod tests {
         }
         assert_eq!(last, "Hi Dana,\n\nWe é see it.");
         assert!(seen_growth > 10);
-        assert_eq!(field_so_far(r#"{"summary":"the \"reply\": x"#, "reply"), None);
+        assert_eq!(
+            field_so_far(r#"{"summary":"the \"reply\": x"#, "reply"),
+            None
+        );
         assert_eq!(field_so_far("not json", "reply"), None);
     }
 }

@@ -14,6 +14,8 @@ use super::{AnalyseReport, Outcome, StageOptions, checked, offline_outcome, open
 use crate::store::{self, Store, StoreError, messages};
 
 /// Which drafter analyses.
+// One per run, behind an Arc: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Engine {
     Offline(Arc<OfflineDrafter>),
     Openai {
@@ -36,7 +38,10 @@ impl Engine {
 /// What the stage tells whoever shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StageEvent {
-    Progress { done: u64, total: u64 },
+    Progress {
+        done: u64,
+        total: u64,
+    },
     /// The reply draft of a ticket as far as the model has written it.
     Partial {
         ticket_id: i64,
@@ -131,8 +136,12 @@ pub async fn analyse_pending_async(
     send(StageEvent::Progress { done: 0, total });
     let mut results = futures_util::stream::iter(pending)
         .map(|(draft_id, ticket_id, message)| {
-            let (worker, engine, options, events) =
-                (worker.clone(), engine.clone(), options.clone(), events.clone());
+            let (worker, engine, options, events) = (
+                worker.clone(),
+                engine.clone(),
+                options.clone(),
+                events.clone(),
+            );
             async move {
                 one(
                     &worker, &engine, &options, events, now, draft_id, ticket_id, message,
@@ -197,12 +206,13 @@ async fn one(
                     });
                 }
             });
-            let sink_ref = sink
-                .as_ref()
-                .map(|f| f as &(dyn Fn(&str) + Send + Sync));
+            let sink_ref = sink.as_ref().map(|f| f as &(dyn Fn(&str) + Send + Sync));
             let result = client.analyse(&built, &prompt.categories, sink_ref).await;
             match result {
-                Ok(a) => checked(Outcome::Analysed(a), &turn, options),
+                Ok(mut a) => {
+                    super::ensure_signature(&mut a, &prompt.signature);
+                    checked(Outcome::Analysed(a), &turn, options)
+                }
                 Err(e) => {
                     tracing::warn!(ticket_id, error = %e, "analysis failed");
                     Outcome::Failed(client.redact(&e.to_string()))

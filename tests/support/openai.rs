@@ -295,7 +295,10 @@ fn completion(content: &str) -> Response {
 fn sse(content: &str, pieces: usize) -> Response {
     let chars: Vec<char> = content.chars().collect();
     let size = chars.len().div_ceil(pieces.max(1)).max(1);
-    let mut events: Vec<String> = vec![chunk(serde_json::json!({"role": "assistant", "content": ""}), None)];
+    let mut events: Vec<String> = vec![chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    )];
     for part in chars.chunks(size) {
         let text: String = part.iter().collect();
         events.push(chunk(serde_json::json!({"content": text}), None));
