@@ -441,10 +441,7 @@ impl Config {
                     format!("{c:?} is not a category name: use 1 to 40 characters"),
                 );
             }
-            if ai.categories[..i]
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(c))
-            {
+            if ai.categories[..i].iter().any(|o| o.eq_ignore_ascii_case(c)) {
                 return err("ai.categories", format!("{c:?} is listed twice"));
             }
         }
@@ -623,13 +620,22 @@ mod tests {
         assert_eq!(c.ai.structured_output, StructuredOutput::JsonObject);
         assert_eq!(c.ai.categories.len(), 6);
         let e = parse("[ai]\napi_key_env = \"K\"\napi_key_command = \"pass\"\n").unwrap_err();
-        assert!(e.contains("ai.api_key_command") && e.contains("line 3"), "{e}");
+        assert!(
+            e.contains("ai.api_key_command") && e.contains("line 3"),
+            "{e}"
+        );
         let e = parse("[ai]\nallowed_domains = [\"https://x.example/\"]\n").unwrap_err();
-        assert!(e.contains("ai.allowed_domains") && e.contains("line 2"), "{e}");
+        assert!(
+            e.contains("ai.allowed_domains") && e.contains("line 2"),
+            "{e}"
+        );
         let e = parse("[ai]\ncategories = []\n").unwrap_err();
         assert!(e.contains("ai.categories"), "{e}");
         let e = parse("[ai]\nstructured_output = \"xml\"\n").unwrap_err();
-        assert!(e.contains("json_schema") && e.contains("json_object"), "{e}");
+        assert!(
+            e.contains("json_schema") && e.contains("json_object"),
+            "{e}"
+        );
     }
 
     #[test]

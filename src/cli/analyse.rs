@@ -111,7 +111,8 @@ pub fn analyse(
 
 /// Runs the OpenAI-compatible client over pending drafts on a small tokio runtime.
 fn analyse_openai(ctx: &Context, options: StageOptions) -> Result<ai::AnalyseReport> {
-    let settings = openai::Settings::from_config(&ctx.config.ai).map_err(|e| UsageError(e.to_string()))?;
+    let settings =
+        openai::Settings::from_config(&ctx.config.ai).map_err(|e| UsageError(e.to_string()))?;
     let prompt = ai::prompt::PromptSettings::from_config(&ctx.config)
         .map_err(|e| UsageError(e.to_string()))?;
     let client = openai::Client::new(settings)?;
@@ -126,8 +127,7 @@ fn analyse_openai(ctx: &Context, options: StageOptions) -> Result<ai::AnalyseRep
     let report = runtime.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stage = tokio::spawn(async move {
-            ai::analyse_pending_async(&path, engine, Arc::new(options), super::now, Some(tx))
-                .await
+            ai::analyse_pending_async(&path, engine, Arc::new(options), super::now, Some(tx)).await
         });
         while let Some(event) = rx.recv().await {
             if let StageEvent::Progress { done, total } = event {
