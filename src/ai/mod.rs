@@ -160,6 +160,17 @@ pub fn checked(outcome: Outcome, turn: &TurnContext, options: &StageOptions) -> 
             ours: true,
             text: &s.reply,
         }))
+        // Addresses from the headers are facts of the thread, not text anyone wrote.
+        .chain(
+            turn.thread
+                .iter()
+                .filter_map(|m| m.from_addr.as_deref())
+                .chain([turn.requester_addr.as_str()])
+                .map(|addr| checks::Source {
+                    ours: true,
+                    text: addr,
+                }),
+        )
         .collect();
     a.flags = checks::check(
         &a,
@@ -273,6 +284,41 @@ pub fn store_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_requesters_address_may_be_named_but_not_another() {
+        let mut a: Analysis = serde_json::from_value(serde_json::json!({
+            "category": "Other", "priority": "low", "sentiment": "neutral", "language": "en",
+            "summary": "s", "steps": [], "reply": "We wrote to dana@customer.example.",
+            "escalate": false, "escalate_reason": null, "questions": [], "noise": false,
+            "confidence": 0.5, "drafter": "m"
+        }))
+        .unwrap();
+        let turn = TurnContext {
+            draft_id: 1,
+            ticket_id: 1,
+            message_id: None,
+            number: "TKT-2026-00001".into(),
+            requester_name: None,
+            requester_addr: "dana@customer.example".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            thread: Vec::new(),
+            notes: Vec::new(),
+            similar: Vec::new(),
+        };
+        let flags = |a: &Analysis| match checked(
+            Outcome::Analysed(a.clone()),
+            &turn,
+            &StageOptions::default(),
+        ) {
+            Outcome::Analysed(a) => a.flags,
+            Outcome::Failed(e) => panic!("{e}"),
+        };
+        assert!(flags(&a).is_empty(), "{:?}", flags(&a));
+        a.reply = "We wrote to eve@elsewhere.example.".into();
+        assert_eq!(flags(&a).len(), 1);
+    }
 
     #[test]
     fn a_reply_without_the_signature_gets_it_once() {
