@@ -151,6 +151,16 @@ pub enum Provider {
     Offline,
 }
 
+/// How the model is asked for JSON (README: JSON mode vs json_schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutput {
+    /// json_schema, falling back to JSON mode when the endpoint answers 400 to it.
+    Auto,
+    JsonSchema,
+    JsonObject,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ai {
@@ -160,7 +170,30 @@ pub struct Ai {
     pub api_key_env: Option<String>,
     pub max_concurrent: u32,
     pub timeout_seconds: u64,
+    /// A command whose first output line is the API key (instead of api_key_env).
+    pub api_key_command: Option<String>,
+    /// A file that replaces the bundled master prompt (assets/prompts/system.md).
+    pub prompt_path: Option<PathBuf>,
+    /// The categories the analysis chooses from.
+    pub categories: Vec<String>,
+    /// Domains a draft may link to or name addresses at without a flag, besides those in
+    /// the thread (subdomains included).
+    pub allowed_domains: Vec<String>,
+    /// Retries of one request after a 429, a 5xx, a timeout or a refused connection.
+    pub max_retries: u32,
+    /// The model's context budget in tokens: the thread is trimmed (oldest first) to fit.
+    pub context_tokens: u32,
+    pub structured_output: StructuredOutput,
 }
+
+pub const DEFAULT_CATEGORIES: [&str; 6] = [
+    "Billing",
+    "Technical",
+    "Login/Access",
+    "Feature Request",
+    "General Inquiry",
+    "Other",
+];
 
 impl Default for Ai {
     fn default() -> Self {
@@ -171,6 +204,13 @@ impl Default for Ai {
             api_key_env: None,
             max_concurrent: 4,
             timeout_seconds: 60,
+            api_key_command: None,
+            prompt_path: None,
+            categories: DEFAULT_CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+            allowed_domains: Vec::new(),
+            max_retries: 4,
+            context_tokens: 8000,
+            structured_output: StructuredOutput::Auto,
         }
     }
 }
@@ -396,6 +436,70 @@ impl Config {
                 format!("{:?} is not an http(s) URL", self.ai.base_url),
             );
         }
+        self.validate_ai()?;
+        Ok(())
+    }
+
+    fn validate_ai(&self) -> Result<(), (String, String)> {
+        let ai = &self.ai;
+        let err = |k: &str, m: String| Err((k.to_owned(), m));
+        if ai.api_key_env.is_some() && ai.api_key_command.is_some() {
+            return err(
+                "ai.api_key_command",
+                "set either api_key_env or api_key_command, not both".into(),
+            );
+        }
+        if ai.timeout_seconds == 0 || ai.timeout_seconds > 3600 {
+            return err(
+                "ai.timeout_seconds",
+                format!("{} is out of range; use 1 to 3600", ai.timeout_seconds),
+            );
+        }
+        if ai.max_retries > 10 {
+            return err(
+                "ai.max_retries",
+                format!("{} is out of range; use 0 to 10", ai.max_retries),
+            );
+        }
+        if !(1000..=2_000_000).contains(&ai.context_tokens) {
+            return err(
+                "ai.context_tokens",
+                format!(
+                    "{} is out of range; use 1000 to 2000000 (the model's context window)",
+                    ai.context_tokens
+                ),
+            );
+        }
+        if ai.categories.is_empty() {
+            return err(
+                "ai.categories",
+                "the list is empty; name at least one category, e.g. [\"Billing\", \"Other\"]"
+                    .into(),
+            );
+        }
+        for (i, c) in ai.categories.iter().enumerate() {
+            if c.trim().is_empty() || c.chars().count() > 40 {
+                return err(
+                    "ai.categories",
+                    format!("{c:?} is not a category name: use 1 to 40 characters"),
+                );
+            }
+            if ai.categories[..i].iter().any(|o| o.eq_ignore_ascii_case(c)) {
+                return err("ai.categories", format!("{c:?} is listed twice"));
+            }
+        }
+        for d in &ai.allowed_domains {
+            let ok = !d.is_empty()
+                && d.contains('.')
+                && d.chars()
+                    .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            if !ok {
+                return err(
+                    "ai.allowed_domains",
+                    format!("{d:?} is not a domain; write it as example.com (no scheme, no path)"),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -551,6 +655,30 @@ mod tests {
         let e = parse("[imap]\nhost = \"h\"\nusername = \"u\"\nafter_ingest = \"delete\"\n")
             .unwrap_err();
         assert!(e.contains("move:FOLDER") && e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn ai_keys_are_validated_by_name() {
+        let c = parse("[ai]\nprovider = \"openai\"\napi_key_command = \"pass show ai\"\nallowed_domains = [\"lumencloud.example\"]\nstructured_output = \"json_object\"\n").unwrap();
+        assert_eq!(c.ai.structured_output, StructuredOutput::JsonObject);
+        assert_eq!(c.ai.categories.len(), 6);
+        let e = parse("[ai]\napi_key_env = \"K\"\napi_key_command = \"pass\"\n").unwrap_err();
+        assert!(
+            e.contains("ai.api_key_command") && e.contains("line 3"),
+            "{e}"
+        );
+        let e = parse("[ai]\nallowed_domains = [\"https://x.example/\"]\n").unwrap_err();
+        assert!(
+            e.contains("ai.allowed_domains") && e.contains("line 2"),
+            "{e}"
+        );
+        let e = parse("[ai]\ncategories = []\n").unwrap_err();
+        assert!(e.contains("ai.categories"), "{e}");
+        let e = parse("[ai]\nstructured_output = \"xml\"\n").unwrap_err();
+        assert!(
+            e.contains("json_schema") && e.contains("json_object"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -160,9 +160,23 @@ fn the_demo_session_at_80x24() {
     s.send("\t");
     s.wait_text("┌ Draft");
     s.send("?");
-    s.wait_text("any key closes this");
+    s.wait_text("any other key closes this");
     s.send("x");
-    s.wait_for("help closed", |sc| !sc.contains("any key closes this"));
+    s.wait_for("help closed", |sc| !sc.contains("any other key closes this"));
+    // The offline drafter runs in the background; then edit the draft inline and approve it.
+    s.wait_text("drafted ·");
+    s.send("e");
+    s.wait_text("Editing the reply");
+    s.send("Dear Mei, ");
+    s.send("\x13"); // Ctrl-S
+    s.wait_text("draft saved");
+    s.wait_text("Dear Mei, Hi Mei");
+    s.send("a");
+    s.wait_text("approved: queued in the outbox");
+    s.wait_text("in the outbox, sent when online");
+    // The command line reaches every action: take the approval back by name.
+    s.send(":undo\r");
+    s.wait_text("approval taken back");
     // Search as you type.
     s.send("/okta aud");
     s.wait_text("1 found");

@@ -173,15 +173,11 @@ fn the_status_filter_cycles_and_counts() {
 fn analysed_demo_store(dir: &Path) -> Store {
     let mut store = demo_store(dir);
     let drafter = helpdesk::ai::offline::OfflineDrafter::bundled().unwrap();
-    helpdesk::ai::analyse_pending(
-        &mut store,
-        &drafter,
-        "The Lumen Cloud team",
-        None,
-        &|| NOW,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let options = helpdesk::ai::StageOptions {
+        signature: "The Lumen Cloud team".into(),
+        ..Default::default()
+    };
+    helpdesk::ai::analyse_pending(&mut store, &drafter, &options, &|| NOW, &mut |_, _| {}).unwrap();
     store
 }
 
@@ -307,4 +303,60 @@ fn review_keys_edit_approve_undo_reject_note_and_bulk_status() {
         &[key(':'), key('x'), code(KeyCode::Enter)],
     );
     assert!(app.status.contains("unknown command"), "{}", app.status);
+}
+
+#[test]
+fn the_draft_pane_shows_check_flags_and_why_an_analysis_failed() {
+    use helpdesk::store::{DraftState, messages, tickets};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = demo_store(dir.path());
+    let id = |store: &Store, n: &str| tickets::by_number(store.conn(), n).unwrap().unwrap().id;
+    let flagged = id(&store, "TKT-2026-00018");
+    let failed = id(&store, "TKT-2026-00011");
+    let analysis = serde_json::json!({
+        "category": "Technical", "priority": "high", "sentiment": "negative", "language": "en",
+        "summary": "API 500", "steps": [], "reply": "We will refund you by Friday.",
+        "escalate": false, "escalate_reason": null, "questions": [], "noise": false,
+        "confidence": 0.6, "drafter": "gpt-test",
+        "flags": ["promises a refund", "promises a date or deadline"]
+    })
+    .to_string();
+    let tx = store.write().unwrap();
+    let d = messages::latest_draft(&tx, flagged).unwrap().unwrap().id;
+    messages::set_draft(
+        &tx,
+        d,
+        DraftState::Drafted,
+        "We will refund you by Friday.",
+        Some(&analysis),
+        None,
+        NOW,
+    )
+    .unwrap();
+    let d = messages::latest_draft(&tx, failed).unwrap().unwrap().id;
+    messages::set_draft_failed(
+        &tx,
+        d,
+        "the AI endpoint http://127.0.0.1:9/v1/chat/completions gave no answer within 60 s",
+        NOW,
+    )
+    .unwrap();
+    Store::commit(tx).unwrap();
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    select(&mut store, &mut app, "TKT-2026-00018");
+    press(&mut store, &mut app, &[Action::Open, Action::NextPane]);
+    let screen = render(&store, &mut app, 80, 24);
+    assert!(screen.contains("⚑ promises a refund"), "{screen}");
+    assert!(screen.contains("⚑ promises a date or deadline"), "{screen}");
+    assert!(screen.contains("We will refund you by Friday."), "{screen}");
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    select(&mut store, &mut app, "TKT-2026-00011");
+    press(&mut store, &mut app, &[Action::Open, Action::NextPane]);
+    let screen = render(&store, &mut app, 80, 24);
+    assert!(screen.contains("analysis_failed"), "{screen}");
+    assert!(
+        screen.contains("Analysis failed: the AI endpoint"),
+        "{screen}"
+    );
+    assert!(screen.contains("--retry-failed"), "{screen}");
 }

@@ -346,6 +346,7 @@ impl OfflineDrafter {
             noise,
             confidence: (confidence * 100.0).round() / 100.0,
             drafter: "offline".into(),
+            flags: Vec::new(),
         }
     }
 }

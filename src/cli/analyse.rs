@@ -1,16 +1,18 @@
 use std::io::IsTerminal;
+use std::sync::Arc;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow};
 use indicatif::ProgressBar;
 
-use crate::ai::{self, offline::OfflineDrafter};
+use crate::ai::{self, Engine, StageEvent, StageOptions, offline::OfflineDrafter, openai};
 use crate::config::Provider;
 use crate::store::tickets;
 use crate::ticket::TicketNumber;
 
 use super::{Context, UsageError, output};
 
-/// Classify tickets and draft replies (the built-in offline drafter)
+/// Classify tickets and draft replies ([ai] provider: the offline drafter or an
+/// OpenAI-compatible endpoint)
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// One ticket, e.g. TKT-2026-00042
@@ -19,18 +21,16 @@ pub struct Args {
     /// Every ticket whose draft waits for analysis (the default)
     #[arg(long)]
     pub pending: bool,
+    /// Also analyse again the drafts whose analysis failed
+    #[arg(long)]
+    pub retry_failed: bool,
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<()> {
-    if ctx.config.ai.provider == Provider::Openai {
-        bail!(UsageError(
-            "[ai] provider = \"openai\" is not available yet; set provider = \"offline\" to use the built-in drafter".into()
-        ));
-    }
-    let mut store = ctx.open_store()?;
+    let store = ctx.open_store()?;
     let ticket = match &args.number {
         Some(n) => {
             let number: TicketNumber = n.parse().map_err(UsageError)?;
@@ -41,38 +41,47 @@ pub fn run(ctx: &Context, args: &Args) -> Result<()> {
         }
         None => None,
     };
-    let report = analyse(ctx, &mut store, ticket)?;
+    let mut options = StageOptions::from_config(&ctx.config);
+    options.ticket = ticket;
+    options.retry_failed = args.retry_failed;
+    let report = match ctx.config.ai.provider {
+        Provider::Offline => {
+            let mut store = store;
+            analyse(ctx, &mut store, &options)?
+        }
+        Provider::Openai => {
+            drop(store);
+            analyse_openai(ctx, options)?
+        }
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         output::json(&mut out, &report)?;
     } else {
         use std::io::Write;
-        writeln!(
-            out,
+        let mut line = format!(
             "{} drafted, {} set aside as noise, {} asking for a person",
             report.drafted, report.noise, report.escalations
-        )?;
+        );
+        if report.flagged > 0 {
+            line.push_str(&format!(", {} flagged by the checks", report.flagged));
+        }
+        if report.failed > 0 {
+            line.push_str(&format!(
+                ", {} failed (see `helpdesk ticket show`; `helpdesk analyse --retry-failed` tries again)",
+                report.failed
+            ));
+        }
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
 
-/// Runs the offline drafter over pending drafts, with a progress bar on a terminal.
-pub fn analyse(
-    ctx: &Context,
-    store: &mut crate::store::Store,
-    ticket: Option<i64>,
-) -> Result<ai::AnalyseReport> {
-    let drafter = OfflineDrafter::bundled()
-        .map_err(|e| anyhow!("the bundled classifier data is broken: {e}"))?;
-    let signature = ctx
-        .config
-        .account
-        .signature
-        .clone()
-        .unwrap_or_else(|| ctx.config.account.name.clone());
+fn progress_bar() -> (Option<ProgressBar>, impl Fn(u64, u64)) {
     let bar = std::io::stderr().is_terminal().then(ProgressBar::hidden);
-    let mut progress = |done: u64, total: u64| {
-        if let Some(b) = &bar {
+    let b = bar.clone();
+    let update = move |done: u64, total: u64| {
+        if let Some(b) = &b {
             if b.is_hidden() && total > 20 {
                 b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             }
@@ -80,16 +89,55 @@ pub fn analyse(
             b.set_position(done);
         }
     };
-    let report = ai::analyse_pending(
-        store,
-        &drafter,
-        &signature,
-        ticket,
-        &super::now,
-        &mut progress,
-    )?;
+    (bar, update)
+}
+
+/// Runs the offline drafter over pending drafts, with a progress bar on a terminal.
+pub fn analyse(
+    _ctx: &Context,
+    store: &mut crate::store::Store,
+    options: &StageOptions,
+) -> Result<ai::AnalyseReport> {
+    let drafter = OfflineDrafter::bundled()
+        .map_err(|e| anyhow!("the bundled classifier data is broken: {e}"))?;
+    let (bar, update) = progress_bar();
+    let mut progress = |done, total| update(done, total);
+    let report = ai::analyse_pending(store, &drafter, options, &super::now, &mut progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     Ok(report)
+}
+
+/// Runs the OpenAI-compatible client over pending drafts on a small tokio runtime.
+fn analyse_openai(ctx: &Context, options: StageOptions) -> Result<ai::AnalyseReport> {
+    let settings =
+        openai::Settings::from_config(&ctx.config.ai).map_err(|e| UsageError(e.to_string()))?;
+    let prompt = ai::prompt::PromptSettings::from_config(&ctx.config)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let client = openai::Client::new(settings)?;
+    let engine = Arc::new(Engine::Openai { client, prompt });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (bar, update) = progress_bar();
+    let path = ctx.paths.store.clone();
+    let report = runtime.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stage = tokio::spawn(async move {
+            ai::analyse_pending_async(&path, engine, Arc::new(options), super::now, Some(tx)).await
+        });
+        while let Some(event) = rx.recv().await {
+            if let StageEvent::Progress { done, total } = event {
+                update(done, total);
+            }
+        }
+        anyhow::Ok(stage.await.context("the analysis task failed")??)
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    report.with_context(|| format!("analysing tickets in {}", ctx.paths.store.display()))
 }

@@ -2,7 +2,6 @@ use anyhow::{Result, bail};
 
 use crate::config::Provider;
 use crate::mail::imap;
-use crate::secret;
 
 use super::{Context, sync};
 
@@ -182,19 +181,49 @@ fn ai_check(ctx: &Context, r: &mut Report) {
     match ai.provider {
         Provider::Offline => r.ok("ai", "offline drafter: needs no network and no key"),
         Provider::Openai => {
-            let key = ai
-                .api_key_env
-                .as_deref()
-                .map(|v| secret::from_env("[ai] api_key_env", v));
-            match key {
-                Some(Err(e)) => r.fail("ai", e.to_string()),
-                _ => r.warn(
+            if let Err(e) = crate::ai::prompt::PromptSettings::from_config(&ctx.config) {
+                return r.fail("ai", e.to_string());
+            }
+            let mut settings = match crate::ai::openai::Settings::from_config(ai) {
+                Ok(s) => s,
+                Err(e) => return r.fail("ai", e.to_string()),
+            };
+            settings.retry.max_retries = settings.retry.max_retries.min(1);
+            let client = match crate::ai::openai::Client::new(settings) {
+                Ok(c) => c,
+                Err(e) => return r.fail("ai", e.to_string()),
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return r.fail("ai", format!("cannot start the async runtime: {e}")),
+            };
+            // The smallest request that proves base_url, model and key: a few tokens.
+            let started = std::time::Instant::now();
+            let answer = runtime.block_on(client.complete(
+                &[crate::ai::openai::Turn::User(
+                    "Reply with the single word: ok".into(),
+                )],
+                None,
+                None,
+            ));
+            match answer {
+                Ok(c) => r.ok(
                     "ai",
                     format!(
-                        "{} ({}): the endpoint check arrives with the AI drafter",
-                        ai.base_url, ai.model
+                        "{} ({}): answered in {} ms",
+                        ai.base_url,
+                        if c.model.is_empty() {
+                            &ai.model
+                        } else {
+                            &c.model
+                        },
+                        started.elapsed().as_millis()
                     ),
                 ),
+                Err(e) => r.fail("ai", e.to_string()),
             }
         }
     }

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
-use crate::ai::{self, offline::OfflineDrafter};
+use std::sync::Arc;
+
+use crate::ai::{self, Engine, StageEvent, StageOptions, offline::OfflineDrafter, openai};
+use crate::config::Provider;
 use crate::store::Store;
 use crate::tui::{Backends, Job, Waiter};
 
@@ -19,34 +22,71 @@ fn owned(ctx: &Context) -> Context {
     }
 }
 
-/// The offline drafter as a background job.
+/// Analysis as a background job: the offline drafter on the job's store, or the
+/// OpenAI-compatible client on a small runtime of its own (the stage opens its own store).
 pub fn analysis_job(ctx: &Context) -> Result<Job> {
-    let drafter = OfflineDrafter::bundled()
-        .map_err(|e| anyhow!("the bundled classifier data is broken: {e}"))?;
-    let signature = ctx
-        .config
-        .account
-        .signature
-        .clone()
-        .unwrap_or_else(|| ctx.config.account.name.clone());
-    Ok(Box::new(
-        move |store: &mut Store, progress: &dyn Fn(u64, u64)| {
-            let r = ai::analyse_pending(
-                store,
-                &drafter,
-                &signature,
-                None,
-                &super::now,
-                &mut |d, t| progress(d, t),
-            )
-            .map_err(|e| e.to_string())?;
-            Ok(if r.drafted + r.noise == 0 {
-                String::new()
-            } else {
-                format!("{} drafted, {} noise", r.drafted, r.noise)
-            })
-        },
-    ))
+    let options = StageOptions::from_config(&ctx.config);
+    let summary = |r: ai::AnalyseReport| {
+        if r.drafted + r.noise + r.failed == 0 {
+            String::new()
+        } else {
+            let mut s = format!("{} drafted, {} noise", r.drafted, r.noise);
+            if r.failed > 0 {
+                s.push_str(&format!(", {} failed", r.failed));
+            }
+            s
+        }
+    };
+    match ctx.config.ai.provider {
+        Provider::Offline => {
+            let drafter = OfflineDrafter::bundled()
+                .map_err(|e| anyhow!("the bundled classifier data is broken: {e}"))?;
+            Ok(Box::new(
+                move |store: &mut Store, progress: &dyn Fn(u64, u64)| {
+                    ai::analyse_pending(store, &drafter, &options, &super::now, &mut |d, t| {
+                        progress(d, t)
+                    })
+                    .map(summary)
+                    .map_err(|e| e.to_string())
+                },
+            ))
+        }
+        Provider::Openai => {
+            let settings = openai::Settings::from_config(&ctx.config.ai)?;
+            let prompt = ai::prompt::PromptSettings::from_config(&ctx.config)?;
+            let client = openai::Client::new(settings)?;
+            let engine = Arc::new(Engine::Openai { client, prompt });
+            let options = Arc::new(options);
+            let path = ctx.paths.store.clone();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            Ok(Box::new(
+                move |_store: &mut Store, progress: &dyn Fn(u64, u64)| {
+                    let (engine, options, path) =
+                        (Arc::clone(&engine), Arc::clone(&options), path.clone());
+                    runtime.block_on(async move {
+                        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                        let stage = tokio::spawn(async move {
+                            ai::analyse_pending_async(&path, engine, options, super::now, Some(tx))
+                                .await
+                        });
+                        while let Some(event) = rx.recv().await {
+                            if let StageEvent::Progress { done, total } = event {
+                                progress(done, total);
+                            }
+                        }
+                        match stage.await {
+                            Ok(Ok(r)) => Ok(summary(r)),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(e) => Err(format!("the analysis task failed: {e}")),
+                        }
+                    })
+                },
+            ))
+        }
+    }
 }
 
 fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {

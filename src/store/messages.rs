@@ -318,12 +318,15 @@ pub struct DraftRow {
     pub body: String,
     pub analysis_json: Option<String>,
     pub reject_reason: Option<String>,
+    /// Why the analysis failed (state `analysis_failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 pub fn latest_draft(conn: &Connection, ticket_id: i64) -> Result<Option<DraftRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, state, body, analysis_json, reject_reason FROM drafts
+            "SELECT id, state, body, analysis_json, reject_reason, error FROM drafts
              WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
         )?
         .query_row([ticket_id], |r| {
@@ -333,6 +336,7 @@ pub fn latest_draft(conn: &Connection, ticket_id: i64) -> Result<Option<DraftRow
                 body: r.get(2)?,
                 analysis_json: r.get(3)?,
                 reject_reason: r.get(4)?,
+                error: r.get(5)?,
             })
         })
         .optional()?)
@@ -343,11 +347,70 @@ pub fn pending_drafts(
     conn: &Connection,
     ticket_id: Option<i64>,
 ) -> Result<Vec<(i64, i64, Option<i64>)>> {
+    pending_drafts_in(conn, ticket_id, false)
+}
+
+/// Like [`pending_drafts`]; with `failed`, drafts whose analysis failed are taken again too.
+pub fn pending_drafts_in(
+    conn: &Connection,
+    ticket_id: Option<i64>,
+    failed: bool,
+) -> Result<Vec<(i64, i64, Option<i64>)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, ticket_id, reply_to_message FROM drafts
-         WHERE state = 'new' AND (?1 IS NULL OR ticket_id = ?1) ORDER BY id",
+         WHERE (state = 'new' OR (?2 AND state = 'analysis_failed'))
+           AND (?1 IS NULL OR ticket_id = ?1) ORDER BY id",
     )?;
-    let rows = stmt.query_map([ticket_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = stmt.query_map(params![ticket_id, failed], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The analysis of a draft failed: it is shown as such, with the reason, and no body.
+pub fn set_draft_failed(conn: &Connection, draft_id: i64, error: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE drafts SET state = 'analysis_failed', body = '', analysis_json = NULL,
+             error = ?2, updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![draft_id, error, now])?;
+    Ok(())
+}
+
+/// One message of a thread as analysis reads it (no raw bytes, no attachments).
+#[derive(Debug, Clone)]
+pub struct ThreadMessage {
+    pub id: i64,
+    pub direction: Direction,
+    pub class: MessageClass,
+    pub from_addr: Option<String>,
+    pub from_name: Option<String>,
+    pub subject: String,
+    /// The Date header, else when it was stored.
+    pub at: i64,
+    pub body: String,
+}
+
+/// A ticket's messages and notes, newest first.
+pub fn thread(conn: &Connection, ticket_id: i64) -> Result<Vec<ThreadMessage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, direction, class, from_addr, from_name, subject,
+             coalesce(sent_at, stored_at), body_text
+         FROM messages WHERE ticket_id = ?1
+         ORDER BY coalesce(sent_at, stored_at) DESC, id DESC",
+    )?;
+    let rows = stmt.query_map([ticket_id], |r| {
+        Ok(ThreadMessage {
+            id: r.get(0)?,
+            direction: r.get(1)?,
+            class: r.get(2)?,
+            from_addr: r.get(3)?,
+            from_name: r.get(4)?,
+            subject: r.get(5)?,
+            at: r.get(6)?,
+            body: r.get(7)?,
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -436,29 +499,6 @@ pub fn first_of(conn: &Connection, ticket_id: i64) -> Result<Option<Answered>> {
             "{ANSWERED} WHERE ticket_id = ?1 ORDER BY id LIMIT 1"
         ))?
         .query_row([ticket_id], answered_row)
-        .optional()?)
-}
-
-/// A draft by its id, with its ticket and the message it answers.
-pub fn draft(conn: &Connection, draft_id: i64) -> Result<Option<(i64, DraftRow, Option<i64>)>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT ticket_id, id, state, body, analysis_json, reject_reason, reply_to_message
-             FROM drafts WHERE id = ?1",
-        )?
-        .query_row([draft_id], |r| {
-            Ok((
-                r.get(0)?,
-                DraftRow {
-                    id: r.get(1)?,
-                    state: r.get(2)?,
-                    body: r.get(3)?,
-                    analysis_json: r.get(4)?,
-                    reject_reason: r.get(5)?,
-                },
-                r.get(6)?,
-            ))
-        })
         .optional()?)
 }
 

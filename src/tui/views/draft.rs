@@ -106,11 +106,32 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 }
                 _ => {}
             }
+            if let Some(a) = &analysis {
+                for flag in &a.flags {
+                    text.push(Line::styled(
+                        format!("⚑ {}", clean(flag)),
+                        theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                    ));
+                }
+            }
             match d.state {
                 DraftState::New => text.push(Line::styled(
                     "Waiting for analysis (it runs in the background; `helpdesk analyse` from a shell).",
                     theme.dim(),
                 )),
+                DraftState::AnalysisFailed => {
+                    text.push(Line::styled(
+                        format!(
+                            "Analysis failed: {}",
+                            clean(d.error.as_deref().unwrap_or("no reason recorded"))
+                        ),
+                        theme.fg(Color::Red),
+                    ));
+                    text.push(Line::styled(
+                        "Run `helpdesk analyse --retry-failed` to try again.",
+                        theme.dim(),
+                    ));
+                }
                 DraftState::Rejected => text.push(Line::styled(
                     format!(
                         "No reply: {}",
