@@ -38,6 +38,16 @@ const PATIENCE: Duration = Duration::from_secs(15);
 
 impl Session {
     fn start(args: &[&str], home: &std::path::Path, cols: u16, rows: u16) -> Session {
+        Session::start_with(args, home, cols, rows, &[])
+    }
+
+    fn start_with(
+        args: &[&str],
+        home: &std::path::Path,
+        cols: u16,
+        rows: u16,
+        env: &[(&str, &str)],
+    ) -> Session {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -54,6 +64,9 @@ impl Session {
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("HELPDESK_STORE");
         cmd.env_remove("HELPDESK_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.cwd(home);
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
@@ -258,4 +271,75 @@ fn sigterm_restores_the_terminal() {
         !s.parser.screen().alternate_screen(),
         "the terminal was not restored"
     );
+}
+
+/// The review screen against the real servers: mail delivered while it is open shows up
+/// (IMAP IDLE), the offline drafter drafts it in the background, and an approved reply leaves
+/// through the background outbox and arrives in the customer's mailbox.
+#[test]
+fn the_review_screen_syncs_drafts_and_sends_in_the_background() {
+    use support::servers::MailServers;
+    let srv = MailServers::start();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[account]
+name = "Lumen Support"
+address = "support@lumencloud.example"
+
+[imap]
+host = "localhost"
+port = {imaps}
+username = "support"
+password_env = "TEST_MAIL_PASSWORD"
+tls_ca_file = "{ca}"
+poll_seconds = 30
+
+[smtp]
+host = "localhost"
+port = {smtp}
+security = "starttls"
+username = "support"
+password_env = "TEST_MAIL_PASSWORD"
+tls_ca_file = "{ca}"
+"#,
+            imaps = srv.imaps_port,
+            smtp = srv.smtp_port,
+            ca = srv.ca_cert.display(),
+        ),
+    )
+    .unwrap();
+    let store = home.path().join("store.sqlite3");
+    let mut s = Session::start_with(
+        &["--config", config.to_str().unwrap(), "--store", store.to_str().unwrap()],
+        home.path(),
+        160,
+        48,
+        &[("TEST_MAIL_PASSWORD", srv.password("support"))],
+    );
+    s.wait_text("synced ");
+    s.wait_text("No tickets");
+    // New mail while the screen is open: IDLE wakes the sync.
+    srv.deliver(
+        "support",
+        &support::mail()
+            .from("Carla Customer <customer@customer.example>")
+            .subject("Invoice address wrong")
+            .id("live1@customer.example")
+            .body("Hello,\n\nour invoice shows the old address. Can you fix it?\n")
+            .build(),
+    );
+    s.wait_text("Invoice address wrong");
+    s.wait_text("1/1 tickets");
+    s.wait_text("drafted ·");
+    s.send("a");
+    s.wait_text("outbox: 1 sent");
+    let inbox = srv.wait_for_messages("customer", "INBOX", 1);
+    let text = String::from_utf8_lossy(&inbox[0]);
+    assert!(text.contains("Invoice address wrong [TKT-"), "{text}");
+    s.wait_text("waiting");
+    s.send("q");
+    assert!(s.wait_exit(), "helpdesk did not exit cleanly");
 }
