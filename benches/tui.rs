@@ -95,7 +95,7 @@ fn measure(path: &Path) {
     let mut store = Store::open(path).unwrap();
     let mut app = tui::start(&mut store, 1_800_000_000).unwrap();
     let keymap = Keymap::default_map();
-    let theme = views::Theme { color: true };
+    let theme = views::Theme::default();
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     terminal
         .draw(|f| views::draw(f, &mut app, &keymap, theme))
@@ -166,14 +166,7 @@ fn measure_naive(path: &Path) {
     tui::perform(&mut store, &mut app, fx).unwrap();
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     terminal
-        .draw(|f| {
-            views::draw(
-                f,
-                &mut app,
-                &Keymap::default_map(),
-                views::Theme { color: true },
-            )
-        })
+        .draw(|f| views::draw(f, &mut app, &Keymap::default_map(), views::Theme::default()))
         .unwrap();
     println!("{:.2}", t0.elapsed().as_secs_f64() * 1000.0);
 }

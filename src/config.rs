@@ -36,6 +36,23 @@ pub struct Config {
     pub tickets: Tickets,
     pub sla: Sla,
     pub import: Import,
+    /// Colours of the review screen, by role.
+    pub theme: ThemeConfig,
+    /// Keys of the review screen: action name → keys, replacing that action's default keys.
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// `[theme]`: a colour per role, as a name (`cyan`, `lightred`), `#rrggbb` or an index (`33`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThemeConfig {
+    pub accent: Option<String>,
+    pub ok: Option<String>,
+    pub warn: Option<String>,
+    pub error: Option<String>,
+    pub note: Option<String>,
+    pub selected_fg: Option<String>,
+    pub selected_bg: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -421,6 +438,32 @@ impl Config {
                 ),
             );
         }
+        let t = &self.theme;
+        for (key, value) in [
+            ("accent", &t.accent),
+            ("ok", &t.ok),
+            ("warn", &t.warn),
+            ("error", &t.error),
+            ("note", &t.note),
+            ("selected_fg", &t.selected_fg),
+            ("selected_bg", &t.selected_bg),
+        ] {
+            if let Some(v) = value
+                && v.parse::<ratatui::style::Color>().is_err()
+            {
+                return err(
+                    &format!("theme.{key}"),
+                    format!(
+                        "{v:?} is not a colour; use a name (black, red, green, yellow, blue, magenta, cyan, gray, white, lightred…), \"#rrggbb\" or an index 0-255"
+                    ),
+                );
+            }
+        }
+        for (action, keys) in &self.keys {
+            if let Err(e) = crate::tui::keymap::check_override(action, keys) {
+                return err(&format!("keys.{action}"), e);
+            }
+        }
         if self.ai.max_concurrent == 0 || self.ai.max_concurrent > 64 {
             return err(
                 "ai.max_concurrent",
@@ -621,6 +664,23 @@ mod tests {
         let c = parse(text).unwrap();
         assert_eq!(c.tickets.prefix, "TKT");
         assert!(c.imap.is_some() && c.smtp.is_some());
+    }
+
+    #[test]
+    fn bad_theme_colours_and_keys_name_their_key() {
+        let e = parse("[theme]\naccent = \"blurple\"\n").unwrap_err();
+        assert!(
+            e.contains("theme.accent") && e.contains("line 2") && e.contains("#rrggbb"),
+            "{e}"
+        );
+        let e = parse("[keys]\napprove = [\"a\"]\nfly = [\"x\"]\n").unwrap_err();
+        assert!(
+            e.contains("keys.fly") && e.contains("line 3") && e.contains("valid: down"),
+            "{e}"
+        );
+        let c = parse("[theme]\naccent = \"#ff8800\"\n[keys]\napprove = [\"y\", \"ctrl-a\"]\n")
+            .unwrap();
+        assert_eq!(c.keys["approve"], vec!["y", "ctrl-a"]);
     }
 
     #[test]

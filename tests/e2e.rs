@@ -175,7 +175,9 @@ fn the_demo_session_at_80x24() {
     s.send("?");
     s.wait_text("any other key closes this");
     s.send("x");
-    s.wait_for("help closed", |sc| !sc.contains("any other key closes this"));
+    s.wait_for("help closed", |sc| {
+        !sc.contains("any other key closes this")
+    });
     // The offline drafter runs in the background; then edit the draft inline and approve it.
     s.wait_text("drafted ·");
     s.send("e");
@@ -313,7 +315,12 @@ tls_ca_file = "{ca}"
     .unwrap();
     let store = home.path().join("store.sqlite3");
     let mut s = Session::start_with(
-        &["--config", config.to_str().unwrap(), "--store", store.to_str().unwrap()],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
         home.path(),
         160,
         48,

@@ -28,7 +28,10 @@ fn demo_store(dir: &Path) -> Store {
 fn render(store: &Store, app: &mut tui::app::App, w: u16, h: u16) -> String {
     let _ = store;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let theme = views::Theme { color: false };
+    let theme = views::Theme {
+        color: false,
+        ..Default::default()
+    };
     terminal
         .draw(|f| views::draw(f, app, &Keymap::default_map(), theme))
         .unwrap();

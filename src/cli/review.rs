@@ -161,6 +161,14 @@ fn flush_job(ctx: &Context) -> Result<Job> {
 /// warning printed before the screen opens.
 pub fn backends(ctx: &Context, store: &mut Store, analyse: bool) -> Backends {
     let mut b = Backends::none(ctx.paths.store.clone());
+    b.theme = crate::tui::views::Theme::from_config(&ctx.config.theme);
+    match crate::tui::keymap::Keymap::with_overrides(&ctx.config.keys) {
+        Ok(k) => b.keymap = k,
+        Err(e) => eprintln!("helpdesk: warning: [keys]: {e}; using the default keys"),
+    }
+    if !ctx.config.ai.categories.is_empty() {
+        b.categories = ctx.config.ai.categories.clone();
+    }
     if ctx.config.account.address.is_some() {
         match send::sender(ctx, store) {
             Ok(s) => b.sender = Some(s),

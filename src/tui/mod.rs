@@ -42,6 +42,9 @@ pub struct Backends {
     pub analyse: Option<Job>,
     pub flush: Option<Job>,
     pub categories: Vec<String>,
+    /// `assets/keymap.toml` with the config's `[keys]`.
+    pub keymap: Keymap,
+    pub theme: views::Theme,
 }
 
 impl Backends {
@@ -55,6 +58,8 @@ impl Backends {
             analyse: None,
             flush: None,
             categories: app::CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+            keymap: Keymap::default_map(),
+            theme: views::Theme::from_env(),
         }
     }
 }
@@ -573,8 +578,8 @@ pub fn run(store: &mut Store, now_at_start: i64, mut backends: Backends) -> anyh
     app.categories = std::mem::take(&mut backends.categories);
     app.bg.sync_enabled = backends.sync.is_some();
     app.bg.send_enabled = backends.flush.is_some();
-    let keymap = Keymap::default_map();
-    let theme = views::Theme::from_env();
+    let keymap = std::mem::replace(&mut backends.keymap, Keymap::default_map());
+    let theme = backends.theme;
     // SIGTERM (and SIGHUP, when the SSH session drops) end the loop like `q`, so the terminal
     // is restored; try_init installs a panic hook that restores it before a panic prints.
     let stop = Arc::new(AtomicBool::new(false));

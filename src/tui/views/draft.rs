@@ -1,6 +1,6 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -40,12 +40,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 .and_then(|j| serde_json::from_str(j).ok());
             let mut head = vec![Span::styled(
                 format!("{} ", d.state),
-                theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+                theme.fg(theme.accent).add_modifier(Modifier::BOLD),
             )];
             if let Some(a) = &analysis {
                 let prio = match a.priority.as_str() {
-                    "urgent" => theme.fg(Color::Red).add_modifier(Modifier::BOLD),
-                    "high" => theme.fg(Color::Red),
+                    "urgent" => theme.fg(theme.error).add_modifier(Modifier::BOLD),
+                    "high" => theme.fg(theme.error),
                     _ => Style::new(),
                 };
                 head.push(Span::raw(format!("· {} · ", clean(&a.category))));
@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 if a.escalate {
                     head.push(Span::styled(
                         " · asks for a person",
-                        theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+                        theme.fg(theme.error).add_modifier(Modifier::BOLD),
                     ));
                 }
                 head.push(Span::styled(
@@ -83,7 +83,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                         (OutboxState::Sending, _) => "approved · being sent…".to_owned(),
                         (s, _) => format!("approved · {s}"),
                     };
-                    text.push(Line::styled(line, theme.fg(Color::Green)));
+                    text.push(Line::styled(line, theme.fg(theme.ok)));
                 }
                 (DraftState::Failed, o) => {
                     let err = o
@@ -91,7 +91,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                         .unwrap_or_else(|| "sending failed".into());
                     text.push(Line::styled(
                         format!("NOT SENT: {} · e edit, then a to send again", clean(&err)),
-                        theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+                        theme.fg(theme.error).add_modifier(Modifier::BOLD),
                     ));
                 }
                 (DraftState::Sent, Some(o)) => {
@@ -110,7 +110,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 for flag in &a.flags {
                     text.push(Line::styled(
                         format!("⚑ {}", clean(flag)),
-                        theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                        theme.fg(theme.warn).add_modifier(Modifier::BOLD),
                     ));
                 }
             }
@@ -125,7 +125,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                             "Analysis failed: {}",
                             clean(d.error.as_deref().unwrap_or("no reason recorded"))
                         ),
-                        theme.fg(Color::Red),
+                        theme.fg(theme.error),
                     ));
                     text.push(Line::styled(
                         "Run `helpdesk analyse --retry-failed` to try again.",

@@ -1,6 +1,6 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
@@ -29,8 +29,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
         .iter()
         .map(|t| {
             let status_style = match t.status {
-                TicketStatus::Open => theme.fg(Color::Yellow),
-                TicketStatus::Waiting => theme.fg(Color::Green),
+                TicketStatus::Open => theme.fg(theme.warn),
+                TicketStatus::Waiting => theme.fg(theme.ok),
                 TicketStatus::Noise | TicketStatus::Spam => theme.dim(),
                 _ => Style::new(),
             };
@@ -45,8 +45,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 " "
             };
             let (prio, prio_style) = match t.priority.as_deref() {
-                Some("urgent") => ("urg", theme.fg(Color::Red).add_modifier(Modifier::BOLD)),
-                Some("high") => ("high", theme.fg(Color::Red)),
+                Some("urgent") => ("urg", theme.fg(theme.error).add_modifier(Modifier::BOLD)),
+                Some("high") => ("high", theme.fg(theme.error)),
                 Some("medium") => ("med", theme.dim()),
                 Some("low") => ("low", theme.dim()),
                 _ => ("", theme.dim()),
@@ -55,7 +55,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 Cell::from(span(
                     flag,
                     theme
-                        .fg(if picked { Color::Cyan } else { Color::Red })
+                        .fg(if picked { theme.accent } else { theme.error })
                         .add_modifier(Modifier::BOLD),
                 )),
                 Cell::from(t.number.clone()),

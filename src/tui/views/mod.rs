@@ -17,18 +17,63 @@ use super::keymap::Keymap;
 /// Below this width the panes take the whole screen one at a time.
 pub const SPLIT_WIDTH: u16 = 100;
 
-/// Colours, or none when NO_COLOR is set.
+/// Colours by role (from `[theme]` in the config), or none when NO_COLOR is set.
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
     pub color: bool,
+    /// Focused borders, prompts, work in progress.
+    pub accent: Color,
+    /// Done: synced, sent, waiting.
+    pub ok: Color,
+    /// Needs a look: open tickets, filters, queued mail.
+    pub warn: Color,
+    /// Failures, urgent and high priority, requests for a person.
+    pub error: Color,
+    /// Internal notes.
+    pub note: Color,
+    pub selected_fg: Color,
+    pub selected_bg: Color,
+}
+
+impl Default for Theme {
+    fn default() -> Theme {
+        Theme {
+            color: true,
+            accent: Color::Cyan,
+            ok: Color::Green,
+            warn: Color::Yellow,
+            error: Color::Red,
+            note: Color::Magenta,
+            selected_fg: Color::White,
+            selected_bg: Color::Blue,
+        }
+    }
 }
 
 impl Theme {
+    /// The default colours, none when NO_COLOR is set.
     pub fn from_env() -> Theme {
         Theme {
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ..Theme::default()
         }
     }
+
+    /// The config's `[theme]` over the defaults (its colours were checked when it loaded).
+    pub fn from_config(t: &crate::config::ThemeConfig) -> Theme {
+        let mut theme = Theme::from_env();
+        let pick =
+            |v: &Option<String>, d: Color| v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(d);
+        theme.accent = pick(&t.accent, theme.accent);
+        theme.ok = pick(&t.ok, theme.ok);
+        theme.warn = pick(&t.warn, theme.warn);
+        theme.error = pick(&t.error, theme.error);
+        theme.note = pick(&t.note, theme.note);
+        theme.selected_fg = pick(&t.selected_fg, theme.selected_fg);
+        theme.selected_bg = pick(&t.selected_bg, theme.selected_bg);
+        theme
+    }
+
     pub fn fg(&self, c: Color) -> Style {
         if self.color {
             Style::new().fg(c)
@@ -41,14 +86,14 @@ impl Theme {
     }
     pub fn selected(&self) -> Style {
         if self.color {
-            Style::new().bg(Color::Blue).fg(Color::White)
+            Style::new().bg(self.selected_bg).fg(self.selected_fg)
         } else {
             Style::new().add_modifier(Modifier::REVERSED)
         }
     }
     pub fn block<'a>(&self, title: &'a str, focused: bool) -> Block<'a> {
         let style = if focused {
-            self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+            self.fg(self.accent).add_modifier(Modifier::BOLD)
         } else {
             Style::new()
         };
@@ -122,7 +167,7 @@ fn draw_prompt(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) -> bo
                 format!("({} selected) ", app.selection.len())
             };
             Line::from(vec![
-                Span::styled(format!("{bulk}{label}"), theme.fg(Color::Cyan)),
+                Span::styled(format!("{bulk}{label}"), theme.fg(theme.accent)),
                 Span::raw(clean(text)),
                 Span::styled("█", theme.dim()),
                 Span::styled(hint, theme.dim()),
@@ -131,10 +176,10 @@ fn draw_prompt(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) -> bo
         Some(Prompt::Choice(kind)) => {
             let mut spans = vec![Span::styled(
                 format!("Set {}: ", kind.name()),
-                theme.fg(Color::Cyan),
+                theme.fg(theme.accent),
             )];
             for (key, label, _) in kind.choices(&app.categories) {
-                spans.push(Span::styled(format!("{key}"), theme.fg(Color::Yellow)));
+                spans.push(Span::styled(format!("{key}"), theme.fg(theme.warn)));
                 spans.push(Span::raw(format!(" {} ", clean(&label))));
             }
             spans.push(Span::styled(" Esc cancel", theme.dim()));
@@ -155,15 +200,15 @@ fn background_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
     };
     if bg.sync_enabled {
         let s = if bg.syncing {
-            Span::styled(" syncing… ", theme.fg(Color::Cyan))
+            Span::styled(" syncing… ", theme.fg(theme.accent))
         } else if let Some(e) = &bg.sync_error {
             let short: String = super::widgets::safe_text::clean(e)
                 .chars()
                 .take(60)
                 .collect();
-            Span::styled(format!(" offline: {short} "), theme.fg(Color::Red))
+            Span::styled(format!(" offline: {short} "), theme.fg(theme.error))
         } else if let Some((t, _)) = &bg.last_sync {
-            Span::styled(format!(" synced {} ", clock(*t)), theme.fg(Color::Green))
+            Span::styled(format!(" synced {} ", clock(*t)), theme.fg(theme.ok))
         } else {
             Span::styled(" connecting… ", theme.dim())
         };
@@ -172,7 +217,7 @@ fn background_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
     match bg.analysing {
         Some((d, t)) if t > 0 => out.push(Span::styled(
             format!(" drafting {d}/{t} "),
-            theme.fg(Color::Cyan),
+            theme.fg(theme.accent),
         )),
         _ if bg.pending_analysis > 0 => out.push(Span::styled(
             format!(" {} to draft ", bg.pending_analysis),
@@ -184,7 +229,7 @@ fn background_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
     if let Some((d, t)) = bg.sending.filter(|(_, t)| *t > 0) {
         out.push(Span::styled(
             format!(" sending {d}/{t} "),
-            theme.fg(Color::Cyan),
+            theme.fg(theme.accent),
         ));
     } else if o.queued + o.sending > 0 {
         let why = match (&bg.send_error, bg.send_enabled) {
@@ -194,13 +239,13 @@ fn background_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
         };
         out.push(Span::styled(
             format!(" outbox {}{why} ", o.queued + o.sending),
-            theme.fg(Color::Yellow),
+            theme.fg(theme.warn),
         ));
     }
     if o.failed > 0 {
         out.push(Span::styled(
             format!(" {} failed ", o.failed),
-            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+            theme.fg(theme.error).add_modifier(Modifier::BOLD),
         ));
     }
     out
@@ -214,7 +259,7 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         && search.editing
     {
         let line = Line::from(vec![
-            Span::styled("/", theme.fg(Color::Cyan)),
+            Span::styled("/", theme.fg(theme.accent)),
             Span::raw(super::widgets::safe_text::clean(&search.query)),
             Span::styled("█", theme.dim()),
             Span::styled(
@@ -232,21 +277,18 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     };
     let mut spans = vec![Span::styled(format!(" {position} "), theme.selected())];
     if let Some(f) = app.filter {
-        spans.push(Span::styled(
-            format!(" status: {f} "),
-            theme.fg(Color::Yellow),
-        ));
+        spans.push(Span::styled(format!(" status: {f} "), theme.fg(theme.warn)));
     }
     if let Some(s) = &app.search {
         spans.push(Span::styled(
             format!(" search: {} ", super::widgets::safe_text::clean(&s.query)),
-            theme.fg(Color::Yellow),
+            theme.fg(theme.warn),
         ));
     }
     if !app.selection.is_empty() {
         spans.push(Span::styled(
             format!(" {} selected ", app.selection.len()),
-            theme.fg(Color::Cyan),
+            theme.fg(theme.accent),
         ));
     }
     spans.extend(background_spans(app, theme));

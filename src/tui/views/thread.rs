@@ -1,6 +1,6 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -20,7 +20,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
     let mut out: Vec<Line<'_>> = vec![Line::from(vec![
         Span::styled(t.number.clone(), bold),
         Span::raw("  "),
-        Span::styled(t.status.to_string(), theme.fg(Color::Yellow)),
+        Span::styled(t.status.to_string(), theme.fg(theme.warn)),
         Span::raw("  "),
         span(&t.subject, bold),
     ])];
@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
     ]));
     if let Some(r) = &t.review_reason {
         out.push(Line::from(vec![
-            Span::styled("Review ", theme.fg(Color::Red)),
+            Span::styled("Review ", theme.fg(theme.error)),
             span(r, Style::new()),
         ]));
     }
@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                     "   could not be parsed: {e}; the raw message ({} bytes) is kept",
                     m.raw_size
                 ),
-                theme.fg(Color::Red),
+                theme.fg(theme.error),
             )));
         }
         out.extend(lines(&m.body, Style::new()));
@@ -103,7 +103,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                     a.content_type,
                     a.size
                 ),
-                theme.fg(Color::Magenta),
+                theme.fg(theme.note),
             )));
         }
     }
