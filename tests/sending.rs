@@ -887,3 +887,36 @@ fn sync_acknowledges_a_new_ticket_and_doctor_checks_the_smtp_login() {
         "the password leaked: {out}"
     );
 }
+
+#[test]
+fn implicit_tls_delivers_and_an_untrusted_certificate_is_refused() {
+    let srv = MailServers::start();
+    srv.deliver(
+        "support",
+        &question("tls1@customer.example", "Over implicit TLS"),
+    );
+    let mut d = desk(&srv, false);
+    d.sync();
+    let number = d.numbers().remove(0);
+    d.write_and_approve(&number, "Hello,\n\nsent over implicit TLS.");
+    d.out.smtp.security = Security::Tls;
+    d.out.smtp.port = srv.smtps_port;
+    // Without the private CA the server's certificate is not trusted: nothing is sent.
+    d.out.smtp.ca_file = None;
+    let r = d.flush();
+    assert_eq!(r.sent, 0);
+    let why = r.stopped.unwrap();
+    assert!(
+        why.contains("localhost") && why.contains("security"),
+        "{why}"
+    );
+    assert_eq!(
+        outbox::list(d.store.conn(), &[]).unwrap()[0].state,
+        OutboxState::Queued
+    );
+    d.out.smtp.ca_file = Some(srv.ca_cert.clone());
+    let r = d.flush();
+    assert_eq!((r.sent, r.connections), (1, 1), "{r:?}");
+    let inbox = exactly(&srv, "customer", "INBOX", 1);
+    assert!(String::from_utf8_lossy(&inbox[0]).contains("sent over implicit TLS"));
+}

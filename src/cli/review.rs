@@ -25,7 +25,9 @@ fn owned(ctx: &Context) -> Context {
 /// Analysis as a background job: the offline drafter on the job's store, or the
 /// OpenAI-compatible client on a small runtime of its own (the stage opens its own store).
 pub fn analysis_job(ctx: &Context) -> Result<Job> {
-    let options = StageOptions::from_config(&ctx.config);
+    let mut options = StageOptions::from_config(&ctx.config);
+    // The review screen shows a reply as the model writes it.
+    options.stream = true;
     let summary = |r: ai::AnalyseReport| {
         if r.drafted + r.noise + r.failed == 0 {
             String::new()
@@ -42,7 +44,9 @@ pub fn analysis_job(ctx: &Context) -> Result<Job> {
             let drafter = OfflineDrafter::bundled()
                 .map_err(|e| anyhow!("the bundled classifier data is broken: {e}"))?;
             Ok(Box::new(
-                move |store: &mut Store, progress: &dyn Fn(u64, u64)| {
+                move |store: &mut Store,
+                      progress: &dyn Fn(u64, u64),
+                      _partial: &dyn Fn(i64, String)| {
                     ai::analyse_pending(store, &drafter, &options, &super::now, &mut |d, t| {
                         progress(d, t)
                     })
@@ -63,7 +67,9 @@ pub fn analysis_job(ctx: &Context) -> Result<Job> {
                 .enable_all()
                 .build()?;
             Ok(Box::new(
-                move |_store: &mut Store, progress: &dyn Fn(u64, u64)| {
+                move |_store: &mut Store,
+                      progress: &dyn Fn(u64, u64),
+                      partial: &dyn Fn(i64, String)| {
                     let (engine, options, path) =
                         (Arc::clone(&engine), Arc::clone(&options), path.clone());
                     runtime.block_on(async move {
@@ -73,8 +79,11 @@ pub fn analysis_job(ctx: &Context) -> Result<Job> {
                                 .await
                         });
                         while let Some(event) = rx.recv().await {
-                            if let StageEvent::Progress { done, total } = event {
-                                progress(done, total);
+                            match event {
+                                StageEvent::Progress { done, total } => progress(done, total),
+                                StageEvent::Partial {
+                                    ticket_id, text, ..
+                                } => partial(ticket_id, text),
                             }
                         }
                         match stage.await {
@@ -97,43 +106,54 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
             .as_ref()
             .map_or(60, |c| c.poll_seconds.max(5)),
     );
+    let store_path = ctx.paths.store.clone();
     let ctx = owned(ctx);
     let waiter_settings = settings.clone();
     let mut ingest = None;
-    let job: Job = Box::new(move |store: &mut Store, progress: &dyn Fn(u64, u64)| {
-        if ingest.is_none() {
-            ingest = Some(ctx.ingest(store).map_err(|e| format!("{e:#}"))?);
-        }
-        let ing = ingest.as_ref().expect("set above");
-        let r = crate::mail::imap::sync_once(store, ing, &settings, &super::now, &mut |p| {
-            if let crate::mail::imap::Progress::Stored { done, total } = p {
-                progress(done, total);
+    let job: Job = Box::new(
+        move |store: &mut Store, progress: &dyn Fn(u64, u64), _: &dyn Fn(i64, String)| {
+            if ingest.is_none() {
+                ingest = Some(ctx.ingest(store).map_err(|e| format!("{e:#}"))?);
             }
-        })
-        .map_err(|e| e.to_string())?;
-        if ctx.config.tickets.acknowledge {
-            let sender = send::sender(&ctx, store).map_err(|e| format!("{e:#}"))?;
-            let settings = send::ack_settings(&ctx).map_err(|e| format!("{e:#}"))?;
-            crate::send::ack::acknowledge_pending(store, &sender, &settings, super::now())
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(if r.fetched == 0 {
-            String::new()
-        } else {
-            format!(
-                "{} new messages: {} new tickets, {} replies",
-                r.fetched, r.summary.new_tickets, r.summary.threaded
-            )
-        })
+            let ing = ingest.as_ref().expect("set above");
+            let r = crate::mail::imap::sync_once(store, ing, &settings, &super::now, &mut |p| {
+                if let crate::mail::imap::Progress::Stored { done, total } = p {
+                    progress(done, total);
+                }
+            })
+            .map_err(|e| e.to_string())?;
+            if ctx.config.tickets.acknowledge {
+                let sender = send::sender(&ctx, store).map_err(|e| format!("{e:#}"))?;
+                let settings = send::ack_settings(&ctx).map_err(|e| format!("{e:#}"))?;
+                crate::send::ack::acknowledge_pending(store, &sender, &settings, super::now())
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(if r.fetched == 0 {
+                String::new()
+            } else {
+                format!(
+                    "{} new messages: {} new tickets, {} replies",
+                    r.fetched, r.summary.new_tickets, r.summary.threaded
+                )
+            })
+        },
+    );
+    let waiter: Waiter = Box::new(move || {
+        let stored = Store::open(&store_path).ok().and_then(|s| {
+            crate::store::sync::get(s.conn(), &waiter_settings.mailbox)
+                .ok()
+                .flatten()
+                .map(|st| st.last_uid)
+        });
+        sync::wait_for_mail(&waiter_settings, poll, stored)
     });
-    let waiter: Waiter = Box::new(move || sync::wait_for_mail(&waiter_settings, poll));
     Ok((job, waiter))
 }
 
 fn flush_job(ctx: &Context) -> Result<Job> {
     let out = send::outgoing(ctx)?;
     Ok(Box::new(
-        move |store: &mut Store, progress: &dyn Fn(u64, u64)| {
+        move |store: &mut Store, progress: &dyn Fn(u64, u64), _partial: &dyn Fn(i64, String)| {
             let due = crate::store::outbox::due(store.conn(), super::now(), 1)
                 .map_err(|e| e.to_string())?;
             let counts = crate::store::outbox::counts(store.conn()).map_err(|e| e.to_string())?;

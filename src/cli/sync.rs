@@ -286,14 +286,22 @@ fn watch(
                 continue;
             }
         }
-        wait_for_mail(settings, poll);
+        wait_for_mail(settings, poll, None);
     }
 }
 
 /// IDLE where the server has it (re-issued every `poll` at most), else sleeps `poll`.
-pub fn wait_for_mail(settings: &ImapSettings, poll: Duration) {
+/// Returns at once when the mailbox already holds mail above `stored_uid` (the highest UID in
+/// the store): mail that arrived before IDLE began would not wake it.
+pub fn wait_for_mail(settings: &ImapSettings, poll: Duration, stored_uid: Option<u32>) {
     let idled = imap::connect(settings).ok().and_then(|mut session| {
-        session.select(&settings.mailbox).ok()?;
+        let mailbox = session.select(&settings.mailbox).ok()?;
+        if let (Some(stored), Some(next)) = (stored_uid, mailbox.uid_next)
+            && next > stored.saturating_add(1)
+        {
+            let _ = session.logout();
+            return Some(true);
+        }
         if !imap::has_idle(&mut session) {
             return None;
         }

@@ -179,6 +179,8 @@ pub struct Background {
     pub send_error: Option<String>,
     pub pending_analysis: i64,
     pub outbox: Counts,
+    /// The reply the model is writing now: (ticket, text so far).
+    pub streaming: Option<(i64, String)>,
 }
 
 /// Editing keys while a text input (the search line) is open.

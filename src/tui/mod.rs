@@ -25,9 +25,12 @@ use crate::store::{DraftState, Store, messages, outbox, search, tickets};
 use app::{App, Effect, Input, Open};
 use keymap::Keymap;
 
-/// One pass of a background stage against its own store: a summary, or what went wrong.
-/// The callback reports progress (done, total).
-pub type Job = Box<dyn FnMut(&mut Store, &dyn Fn(u64, u64)) -> Result<String, String> + Send>;
+/// One pass of a background stage against its own store: a summary (empty when nothing
+/// changed), or what went wrong. The callbacks report progress (done, total) and a reply as the
+/// model writes it (ticket, text so far).
+pub type Job = Box<
+    dyn FnMut(&mut Store, &dyn Fn(u64, u64), &dyn Fn(i64, String)) -> Result<String, String> + Send,
+>;
 
 /// Blocks until the mailbox may have new mail (IMAP IDLE, or a poll interval).
 pub type Waiter = Box<dyn FnMut() + Send>;
@@ -77,6 +80,11 @@ pub enum Stage {
 pub enum Report {
     Started(Stage),
     Progress(Stage, u64, u64),
+    /// A reply draft as far as the model has written it.
+    Partial {
+        ticket_id: i64,
+        text: String,
+    },
     Done(Stage, Result<String, String>),
 }
 
@@ -470,7 +478,11 @@ fn spawn_worker(
             let progress = move |done: u64, total: u64| {
                 let _ = progress_tx.send(Msg::Bg(Report::Progress(stage, done, total)));
             };
-            let r = job(&mut store, &progress);
+            let partial_tx = tx.clone();
+            let partial = move |ticket_id: i64, text: String| {
+                let _ = partial_tx.send(Msg::Bg(Report::Partial { ticket_id, text }));
+            };
+            let r = job(&mut store, &progress, &partial);
             let changed = matches!(&r, Ok(s) if !s.is_empty());
             if tx.send(Msg::Bg(Report::Done(stage, r))).is_err() {
                 return;
@@ -499,6 +511,7 @@ fn apply_report(app: &mut App, report: Report) -> bool {
         Report::Progress(Stage::Sync, ..) => {}
         Report::Progress(Stage::Analysis, d, t) => bg.analysing = Some((d, t)),
         Report::Progress(Stage::Outbox, d, t) => bg.sending = Some((d, t)),
+        Report::Partial { ticket_id, text } => bg.streaming = Some((ticket_id, text)),
         Report::Done(stage, r) => {
             let changed = matches!(&r, Ok(s) if !s.is_empty());
             match stage {
@@ -514,6 +527,7 @@ fn apply_report(app: &mut App, report: Report) -> bool {
                 }
                 Stage::Analysis => {
                     bg.analysing = None;
+                    bg.streaming = None;
                     if let Err(e) = r {
                         app.status = format!("analysis: {e}");
                     }
@@ -639,11 +653,15 @@ pub fn run(store: &mut Store, now_at_start: i64, mut backends: Backends) -> anyh
                 let wake = sync_wake.clone();
                 let stop = Arc::clone(&workers_stop);
                 std::thread::spawn(move || {
+                    // At most one wake-up every few seconds, whatever the server does.
+                    const MIN_GAP: Duration = Duration::from_secs(3);
                     while !stop.load(Ordering::Relaxed) {
+                        let started = std::time::Instant::now();
                         wait();
                         if wake.send(()).is_err() {
                             return;
                         }
+                        std::thread::sleep(MIN_GAP.saturating_sub(started.elapsed()));
                     }
                 });
             }

@@ -54,6 +54,8 @@ pub struct MailServers {
     pub lmtp_port: u16,
     /// SMTP submission: AUTH required, STARTTLS offered.
     pub smtp_port: u16,
+    /// SMTP submission with implicit TLS (as on port 465).
+    pub smtps_port: u16,
     dir: tempfile::TempDir,
     conf: PathBuf,
     dovecot: Option<Child>,
@@ -114,6 +116,7 @@ impl MailServers {
             imaps_port: 0,
             lmtp_port: 0,
             smtp_port: 0,
+            smtps_port: 0,
             conf: root.join("dovecot.conf"),
             dir,
             dovecot: None,
@@ -126,6 +129,7 @@ impl MailServers {
             servers.imaps_port = servers.free_port();
             servers.lmtp_port = servers.free_port();
             servers.smtp_port = servers.free_port();
+            servers.smtps_port = servers.free_port();
             servers.write_dovecot_conf(uid, gid);
             servers.spawn_smtp();
             let started = servers
@@ -537,6 +541,7 @@ namespace inbox {{
             .arg("-I")
             .arg(SMTP_SCRIPT)
             .args(["--port", &self.smtp_port.to_string()])
+            .args(["--tls-port", &self.smtps_port.to_string()])
             .args(["--lmtp-port", &self.lmtp_port.to_string()])
             .arg("--cert")
             .arg(&self.ca_cert)

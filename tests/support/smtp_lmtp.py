@@ -5,7 +5,8 @@ Started by tests/support/servers.rs with Debian's /usr/bin/python3 (package pyth
     /usr/bin/python3 -I smtp_lmtp.py --port P --lmtp-port L --cert C --key K \
         --users USERS --control CONTROL --stats STATS
 
-* Listens on 127.0.0.1:P only. STARTTLS with cert C/key K; AUTH PLAIN and LOGIN, also over
+* Listens on 127.0.0.1:P only (and with --tls-port T, implicit TLS on 127.0.0.1:T). STARTTLS
+  with cert C/key K; AUTH PLAIN and LOGIN, also over
   plaintext (loopback only), checked against USERS (Dovecot passwd-file lines `user:{PLAIN}pw`).
   AUTH is required before MAIL.
 * A recipient's local part names the Dovecot user (`support@lumencloud.example` -> support);
@@ -43,6 +44,7 @@ def parse_args():
     p = argparse.ArgumentParser()
     for name in ("--port", "--lmtp-port"):
         p.add_argument(name, type=int, required=True)
+    p.add_argument("--tls-port", type=int, default=0)
     for name in ("--cert", "--key", "--users", "--control", "--stats"):
         p.add_argument(name, required=True)
     return p.parse_args()
@@ -159,11 +161,11 @@ def main():
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
-    def factory():
+    def factory(starttls=True):
         return CountingSMTP(
             handler,
             hostname="localhost",
-            tls_context=tls,
+            tls_context=tls if starttls else None,
             require_starttls=False,
             auth_required=True,
             auth_require_tls=False,
@@ -175,12 +177,21 @@ def main():
         )
 
     server = loop.run_until_complete(loop.create_server(factory, host="127.0.0.1", port=args.port))
+    servers = [server]
+    if args.tls_port:
+        # Implicit TLS ("SMTPS", port 465 style): TLS from the first byte, no STARTTLS.
+        servers.append(
+            loop.run_until_complete(
+                loop.create_server(lambda: factory(starttls=False), host="127.0.0.1", port=args.tls_port, ssl=tls)
+            )
+        )
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     stats.save()  # ready
     try:
         loop.run_forever()
     finally:
-        server.close()
+        for s in servers:
+            s.close()
 
 
 if __name__ == "__main__":

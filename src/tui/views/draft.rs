@@ -115,6 +115,18 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 }
             }
             match d.state {
+                DraftState::New
+                    if app
+                        .bg
+                        .streaming
+                        .as_ref()
+                        .is_some_and(|(t, _)| app.open.as_ref().is_some_and(|o| o.ticket.id == *t)) =>
+                {
+                    let (_, partial) = app.bg.streaming.as_ref().expect("checked");
+                    text.push(Line::styled("writing…", theme.fg(theme.accent)));
+                    text.push(Line::default());
+                    text.extend(lines(partial, theme.dim()));
+                }
                 DraftState::New => text.push(Line::styled(
                     "Waiting for analysis (it runs in the background; `helpdesk analyse` from a shell).",
                     theme.dim(),
