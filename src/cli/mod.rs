@@ -7,8 +7,11 @@ mod analyse;
 mod completions;
 mod demo;
 mod doctor;
+mod escalate;
+mod export;
 mod import;
 mod output;
+mod stats;
 mod sync;
 mod ticket;
 
@@ -56,6 +59,12 @@ pub enum Command {
     Ticket(ticket::Command),
     /// Print shell completions
     Completions(completions::Args),
+    /// Escalate a ticket to GitLab and chat; list, retry or decline escalations
+    Escalate(escalate::Args),
+    /// Ticket statistics: volumes, response times, SLA compliance, trends
+    Stats(stats::Args),
+    /// Export tickets, messages and events as JSON or CSV
+    Export(export::Args),
 }
 
 /// What every command gets: the resolved paths and the configuration.
@@ -113,6 +122,10 @@ pub fn ingest_for(config: &Config, store: &mut Store) -> Result<Ingest> {
         threader,
         reopen_closed_days: i64::from(config.tickets.reopen_closed_days),
         max_attachment_bytes: config.max_attachment_bytes(),
+        sla: crate::ticket::sla::Policy::from_config(&config.sla)
+            .map_err(|(key, message)| anyhow::anyhow!("[sla] {key}: {message}"))?,
+        rules: crate::mail::rules::Rules::compile(&config.rules)
+            .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?,
     })
 }
 
@@ -131,6 +144,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => import::run(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
         Command::Ticket(cmd) => ticket::run(&ctx, cmd),
+        Command::Escalate(args) => escalate::run(&ctx, args),
+        Command::Stats(args) => stats::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "list_order",
         sql: include_str!("migrations/005_list_order.sql"),
     },
+    Migration {
+        version: 6,
+        name: "sla_escalation",
+        sql: include_str!("migrations/006_sla_escalation.sql"),
+    },
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -6,10 +6,12 @@
 //! `BEGIN IMMEDIATE` transactions and wait for each other instead of failing.
 
 mod error;
+pub mod escalations;
 pub mod events;
 pub mod messages;
 mod migrate;
 pub mod search;
+pub mod stats;
 pub mod states;
 pub mod sync;
 pub mod tickets;
@@ -21,7 +23,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
-pub use states::{Direction, DraftState, MessageClass, TicketStatus};
+pub use states::{Direction, DraftState, EscalationState, MessageClass, TicketStatus};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

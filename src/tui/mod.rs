@@ -31,15 +31,16 @@ pub fn perform(store: &Store, app: &mut App, effects: Vec<Effect>) -> crate::sto
                 let rows = tickets::list(
                     store.conn(),
                     &tickets::ListFilter {
-                        status: app.filter,
                         limit: Some(limit),
                         offset,
+                        ..list_filter(app.filter)
                     },
                 )?;
                 queue.extend(app.page_loaded(offset, rows));
             }
             Effect::Reload => {
-                let total = tickets::count_with(store.conn(), app.filter)?.max(0) as u32;
+                let total =
+                    tickets::count_filtered(store.conn(), &list_filter(app.filter))?.max(0) as u32;
                 app.list_reset(total);
                 queue.push(Effect::LoadPage {
                     offset: 0,
@@ -69,9 +70,20 @@ pub fn perform(store: &Store, app: &mut App, effects: Vec<Effect>) -> crate::sto
     Ok(())
 }
 
+/// The list the review screen shows: next SLA deadline first; noise and spam only when the
+/// status filter asks for them.
+pub fn list_filter(status: Option<crate::store::TicketStatus>) -> tickets::ListFilter {
+    tickets::ListFilter {
+        status,
+        hide_filtered: true,
+        order: tickets::Order::Due,
+        ..Default::default()
+    }
+}
+
 /// A model with the first page and the first ticket loaded.
 pub fn start(store: &Store, now: i64) -> crate::store::Result<App> {
-    let total = tickets::count(store.conn())?.max(0) as u32;
+    let total = tickets::count_filtered(store.conn(), &list_filter(None))?.max(0) as u32;
     let mut app = App::new(total, now);
     perform(
         store,
