@@ -7,7 +7,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::widgets::{
+    Axis, Cell, Chart, Dataset, GraphType, LegendPosition, Paragraph, Row, Table,
+};
 
 use super::Theme;
 use crate::store::stats::{Count, Kept, Stats, Times};
@@ -28,8 +30,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, stats: &Stats, theme: Theme) {
     let [summary, rest] =
         Layout::vertical([Constraint::Length(5), Constraint::Min(1)]).areas(inner);
     draw_summary(frame, summary, stats, theme);
+    // The tables need some 40 columns; the chart takes the rest.
+    let left_width = (rest.width * 48 / 100).clamp(38, 48);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(rest);
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(20)]).areas(rest);
     let sla_rows = stats.sla.len().max(1) as u16 + 1;
     let [sla, top] =
         Layout::vertical([Constraint::Length(sla_rows + 1), Constraint::Min(1)]).areas(left);
@@ -207,6 +211,8 @@ fn draw_chart(frame: &mut Frame<'_>, area: Rect, s: &Stats, theme: Theme) {
     ];
     let chart = Chart::new(datasets)
         .block(theme.block(" Last 30 days ", false))
+        .legend_position(Some(LegendPosition::TopLeft))
+        .hidden_legend_constraints((Constraint::Percentage(100), Constraint::Percentage(100)))
         .x_axis(
             Axis::default()
                 .style(theme.dim())
