@@ -570,7 +570,12 @@ fn locate(text: &str, dotted: &str) -> Option<usize> {
     if let Some((array, rest)) = dotted.split_once('[')
         && let Some((index, key)) = rest.split_once(']')
     {
-        return locate_in_array(text, array, index.parse().ok()?, key.trim_start_matches('.'));
+        return locate_in_array(
+            text,
+            array,
+            index.parse().ok()?,
+            key.trim_start_matches('.'),
+        );
     }
     let (section, key) = match dotted.rsplit_once('.') {
         Some((s, k)) => (s, Some(k)),

@@ -18,7 +18,10 @@ const TOKEN: &str = "glpat-test-token-7Qx";
 const HOOK_SECRET: &str = "T0SECRET/B0SECRET/xoxsecretpath";
 
 fn config(extra: &str) -> Config {
-    let text = format!("[account]\naddress = \"{}\"\nsignature = \"The Support Team\"\n\n{extra}", support::SUPPORT);
+    let text = format!(
+        "[account]\naddress = \"{}\"\nsignature = \"The Support Team\"\n\n{extra}",
+        support::SUPPORT
+    );
     Config::parse(&text, Path::new("test.toml")).unwrap()
 }
 
@@ -78,18 +81,31 @@ fn the_issue_is_created_once_when_escalation_is_asked_twice() {
     let issues = issues.lock().unwrap();
     assert_eq!(issues.list.len(), 1);
     let issue = &issues.list[0];
-    assert_eq!(issue["title"], format!("[{number}] Sync broken since Monday"));
+    assert_eq!(
+        issue["title"],
+        format!("[{number}] Sync broken since Monday")
+    );
     let labels: Vec<&str> = issue["labels"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l.as_str().unwrap())
         .collect();
-    assert_eq!(labels, vec!["support"], "no category or priority before analysis");
+    assert_eq!(
+        labels,
+        vec!["support"],
+        "no category or priority before analysis"
+    );
     let body = issue["description"].as_str().unwrap();
-    assert!(body.contains(&number) && body.contains("ann@customer.example"), "{body}");
+    assert!(
+        body.contains(&number) && body.contains("ann@customer.example"),
+        "{body}"
+    );
     // The customer's text is an excerpt in a code block: `@all` and `#12` mention nothing.
-    assert!(body.contains("```text\nSync has been broken for days.\n@all see #12"), "{body}");
+    assert!(
+        body.contains("```text\nSync has been broken for days.\n@all see #12"),
+        "{body}"
+    );
 
     let t = h.ticket(&number);
     assert_eq!(t.escalation_url, first.issue_url);
@@ -108,7 +124,11 @@ fn the_issue_is_created_once_when_escalation_is_asked_twice() {
         "escalation-draft",
         "escalated",
     ] {
-        assert_eq!(kinds.iter().filter(|x| *x == k).count(), 1, "{k}: {kinds:?}");
+        assert_eq!(
+            kinds.iter().filter(|x| *x == k).count(),
+            1,
+            "{k}: {kinds:?}"
+        );
     }
 }
 
@@ -122,22 +142,33 @@ fn a_create_that_timed_out_after_the_server_made_the_issue_is_found_not_repeated
 
     let first = escalate::escalate(&mut h.store, &targets, id, &|| NOW).unwrap();
     let err = first.error.expect("the first request times out");
-    assert!(err.contains("creating the GitLab issue") && err.contains("timed out"), "{err}");
+    assert!(
+        err.contains("creating the GitLab issue") && err.contains("timed out"),
+        "{err}"
+    );
     assert_eq!(first.state, EscalationState::Pending);
-    assert_eq!(issues.lock().unwrap().list.len(), 1, "the server did create it");
+    assert_eq!(
+        issues.lock().unwrap().list.len(),
+        1,
+        "the server did create it"
+    );
     let e = escalations::get(h.store.conn(), id).unwrap().unwrap();
     assert_eq!((e.state, e.attempts), (EscalationState::Pending, 1));
     assert!(e.issue_iid.is_none() && h.ticket(&number).escalation_url.is_none());
 
     // The retry looks the issue up by the ticket number before creating anything.
-    let retried =
-        escalate::deliver_pending(&mut h.store, &c, &targets, &|| NOW + 300).unwrap();
+    let retried = escalate::deliver_pending(&mut h.store, &c, &targets, &|| NOW + 300).unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!(retried[0].error, None);
     assert_eq!(retried[0].state, EscalationState::Escalated);
     assert_eq!(creates(&gl.requests()), 1, "no second issue");
     assert_eq!(issues.lock().unwrap().list.len(), 1);
-    assert!(h.ticket(&number).escalation_url.unwrap().ends_with("/-/issues/1"));
+    assert!(
+        h.ticket(&number)
+            .escalation_url
+            .unwrap()
+            .ends_with("/-/issues/1")
+    );
     let events = h.events(&number);
     assert!(
         events
@@ -153,7 +184,10 @@ fn a_rejected_token_is_a_clear_error_and_the_ticket_stays_pending_for_retry() {
     let (gl, issues) = http::gitlab("support%2Fescalations", TOKEN, false);
     let hook = http::webhook(200);
     let chat = chat_section("generic", &hook.url());
-    let wrong = config(&format!("{}\n{chat}", gitlab_section(&gl.url(), "glpat-expired-0000")));
+    let wrong = config(&format!(
+        "{}\n{chat}",
+        gitlab_section(&gl.url(), "glpat-expired-0000")
+    ));
     let (mut h, id) = with_ticket();
     let number = h.ticket(&h.number_of("sync-1@customer.example")).number;
 
@@ -165,14 +199,20 @@ fn a_rejected_token_is_a_clear_error_and_the_ticket_stays_pending_for_retry() {
     )
     .unwrap();
     let err = out.error.unwrap();
-    assert!(err.contains("401") && err.contains("token_command"), "{err}");
+    assert!(
+        err.contains("401") && err.contains("token_command"),
+        "{err}"
+    );
     assert!(!err.contains("glpat-expired"), "the token leaked: {err}");
     assert_eq!(out.state, EscalationState::Pending);
     assert_eq!(
         escalations::get(h.store.conn(), id).unwrap().unwrap().state,
         EscalationState::Pending
     );
-    assert!(hook.requests().is_empty(), "nothing else happens before the issue");
+    assert!(
+        hook.requests().is_empty(),
+        "nothing else happens before the issue"
+    );
     assert!(issues.lock().unwrap().list.is_empty());
     let t = h.ticket(&number);
     assert_eq!(t.escalation, Some(EscalationState::Pending));
@@ -201,16 +241,24 @@ fn webhook_payloads_are_what_each_chat_service_accepts() {
         let c = config(&chat_section(format, &hook.url()));
         let (mut h, id) = with_ticket();
         let number = h.ticket(&h.number_of("sync-1@customer.example")).number;
-        let out =
-            escalate::escalate(&mut h.store, &Targets::from_config(&c).unwrap(), id, &|| NOW)
-                .unwrap();
+        let out = escalate::escalate(
+            &mut h.store,
+            &Targets::from_config(&c).unwrap(),
+            id,
+            &|| NOW,
+        )
+        .unwrap();
         assert_eq!(out.error, None, "{format}");
         let reqs = hook.requests();
         assert_eq!(reqs.len(), 1, "{format}");
         let r = &reqs[0];
         assert_eq!(r.method, "POST");
         assert_eq!(r.path(), format!("/hooks/{HOOK_SECRET}"));
-        assert!(r.header("content-type").unwrap().starts_with("application/json"));
+        assert!(
+            r.header("content-type")
+                .unwrap()
+                .starts_with("application/json")
+        );
         let v = r.json();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         match format {
@@ -252,13 +300,24 @@ fn webhook_payloads_are_what_each_chat_service_accepts() {
                 // Google Chat incoming webhooks: a message with `text` and nothing unknown.
                 assert_eq!(keys, vec!["text"]);
                 let text = v["text"].as_str().unwrap();
-                assert!(text.starts_with(&format!("*Escalated {number}: Sync broken")), "{text}");
+                assert!(
+                    text.starts_with(&format!("*Escalated {number}: Sync broken")),
+                    "{text}"
+                );
                 assert!(text.contains("```\nSync has been broken"));
             }
             _ => {
                 assert_eq!(
                     keys,
-                    vec!["at", "event", "excerpt", "issue_url", "reason", "summary", "ticket"]
+                    vec![
+                        "at",
+                        "event",
+                        "excerpt",
+                        "issue_url",
+                        "reason",
+                        "summary",
+                        "ticket"
+                    ]
                 );
                 assert_eq!(v["event"], "ticket.escalated");
                 assert_eq!(v["ticket"]["number"], number);
@@ -284,12 +343,20 @@ fn a_refused_webhook_names_the_fix_and_never_the_url() {
     let c = config(&chat_section("slack", &hook.url()));
     let (mut h, id) = with_ticket();
     let number = h.ticket(&h.number_of("sync-1@customer.example")).number;
-    let out =
-        escalate::escalate(&mut h.store, &Targets::from_config(&c).unwrap(), id, &|| NOW).unwrap();
+    let out = escalate::escalate(
+        &mut h.store,
+        &Targets::from_config(&c).unwrap(),
+        id,
+        &|| NOW,
+    )
+    .unwrap();
     let err = out.error.unwrap();
     assert!(err.contains("404") && err.contains("url_command"), "{err}");
     for text in std::iter::once(err).chain(h.events(&number).into_iter().map(|(_, d)| d)) {
-        assert!(!text.contains("SECRET") && !text.contains("/hooks/"), "{text}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("/hooks/"),
+            "{text}"
+        );
     }
     let e = escalations::get(h.store.conn(), id).unwrap().unwrap();
     assert_eq!(e.state, EscalationState::Pending);
@@ -298,8 +365,15 @@ fn a_refused_webhook_names_the_fix_and_never_the_url() {
 
 fn analyse(h: &mut Harness) {
     let drafter = helpdesk::ai::offline::OfflineDrafter::bundled().unwrap();
-    helpdesk::ai::analyse_pending(&mut h.store, &drafter, "Support", None, &|| NOW, &mut |_, _| {})
-        .unwrap();
+    helpdesk::ai::analyse_pending(
+        &mut h.store,
+        &drafter,
+        "Support",
+        None,
+        &|| NOW,
+        &mut |_, _| {},
+    )
+    .unwrap();
 }
 
 #[test]
@@ -340,22 +414,45 @@ fn review_marks_requests_for_a_person_long_threads_and_breaches() {
     let looping = h.number_of("loop-1@customer.example");
     let quiet = h.number_of("quiet-1@customer.example");
     assert!(marked[&locked].starts_with("analysis:"), "{marked:?}");
-    assert!(marked[&looping].contains("3 customer messages"), "{marked:?}");
+    assert!(
+        marked[&looping].contains("3 customer messages"),
+        "{marked:?}"
+    );
     assert!(!marked.contains_key(&quiet), "{marked:?}");
     let t = h.ticket(&locked);
     assert_eq!(t.escalation, Some(EscalationState::Marked));
-    assert_eq!(t.escalation_reason.as_deref(), Some(marked[&locked].as_str()));
+    assert_eq!(
+        t.escalation_reason.as_deref(),
+        Some(marked[&locked].as_str())
+    );
     // A second review reads only what happened since: nothing new.
-    assert!(escalate::review(&mut h.store, &c, NOW).unwrap().marked.is_empty());
+    assert!(
+        escalate::review(&mut h.store, &c, NOW)
+            .unwrap()
+            .marked
+            .is_empty()
+    );
 
     // `ticket show` names the reason.
     let dir = h.dir.path().to_owned();
     let cfg = dir.join("c.toml");
-    std::fs::write(&cfg, "[account]\naddress = \"support@lumencloud.example\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[account]\naddress = \"support@lumencloud.example\"\n",
+    )
+    .unwrap();
     let store = h.store_path();
     let out = support::helpdesk(
         &dir,
-        &["--config", cfg.to_str().unwrap(), "--store", store.to_str().unwrap(), "ticket", "show", &locked],
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "ticket",
+            "show",
+            &locked,
+        ],
     );
     let text = support::stdout(&out);
     assert!(text.contains("Escalation: marked for escalation"), "{text}");
@@ -366,7 +463,11 @@ fn review_marks_requests_for_a_person_long_threads_and_breaches() {
     let review = escalate::review(&mut h.store, &c, NOW + 2 * DAY).unwrap();
     let marked: Vec<&str> = review.marked.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(marked, vec![quiet.as_str()]);
-    assert!(review.marked[0].1.starts_with("SLA breached: first response was due"));
+    assert!(
+        review.marked[0]
+            .1
+            .starts_with("SLA breached: first response was due")
+    );
 }
 
 #[test]
@@ -388,9 +489,17 @@ fn automatic_escalation_delivers_what_review_marked() {
     );
     analyse(&mut h);
     let number = h.number_of("lock-1@customer.example");
-    let before = messages::latest_draft(h.store.conn(), h.ticket(&number).id).unwrap().unwrap();
+    let before = messages::latest_draft(h.store.conn(), h.ticket(&number).id)
+        .unwrap()
+        .unwrap();
     assert_eq!(before.state, DraftState::Drafted);
-    assert_eq!(escalate::review(&mut h.store, &c, NOW).unwrap().marked.len(), 1);
+    assert_eq!(
+        escalate::review(&mut h.store, &c, NOW)
+            .unwrap()
+            .marked
+            .len(),
+        1
+    );
     let targets = Targets::from_config(&c).unwrap();
     let out = escalate::deliver_pending(&mut h.store, &c, &targets, &|| NOW).unwrap();
     assert_eq!(out.len(), 1);
@@ -398,10 +507,17 @@ fn automatic_escalation_delivers_what_review_marked() {
     let t = h.ticket(&number);
     assert!(t.escalation_url.is_some());
     // The issue carries the analysis' category and priority as labels.
-    let req = gl.requests().into_iter().find(|r| r.method == "POST").unwrap();
+    let req = gl
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
     let labels = req.json()["labels"].as_str().unwrap().to_owned();
     assert!(labels.contains(t.category.as_deref().unwrap()), "{labels}");
-    assert!(labels.contains(&format!("priority::{}", t.priority.unwrap())), "{labels}");
+    assert!(
+        labels.contains(&format!("priority::{}", t.priority.unwrap())),
+        "{labels}"
+    );
     // The analysis' draft gave way to the escalation notice.
     let drafts: Vec<(String, String)> = h
         .store

@@ -69,8 +69,8 @@ fn import_demo(dir: &Path, config_text: &str) -> (Store, Snapshot) {
     let snap = rows
         .into_iter()
         .map(|t| {
-            let waiting = messages::latest_draft_state(store.conn(), t.id).unwrap()
-                == Some(DraftState::New);
+            let waiting =
+                messages::latest_draft_state(store.conn(), t.id).unwrap() == Some(DraftState::New);
             (
                 t.number,
                 (t.status.to_string(), t.priority, t.category, waiting),
@@ -89,12 +89,22 @@ fn rules_on_the_demo_import_change_exactly_the_tickets_they_name() {
         "[account]\naddress = \"support@lumencloud.example\"\n",
     );
     let (store, ruled) = import_demo(ruled_dir.path(), RULES);
-    assert_eq!(plain.keys().collect::<Vec<_>>(), ruled.keys().collect::<Vec<_>>());
+    assert_eq!(
+        plain.keys().collect::<Vec<_>>(),
+        ruled.keys().collect::<Vec<_>>()
+    );
 
     let number_of = |file: &str| -> String {
-        let raw = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo").join(file))
+        let raw = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("assets/demo")
+                .join(file),
+        )
+        .unwrap();
+        let id = helpdesk::mail::parse::parse(&raw)
+            .unwrap()
+            .message_id
             .unwrap();
-        let id = helpdesk::mail::parse::parse(&raw).unwrap().message_id.unwrap();
         let found = messages::find(store.conn(), &id).unwrap().unwrap();
         tickets::get(store.conn(), found.ticket_id).unwrap().number
     };
@@ -104,21 +114,29 @@ fn rules_on_the_demo_import_change_exactly_the_tickets_they_name() {
     assert_eq!(number_of("12-double-charge-followup.eml"), key_account);
     let facture = number_of("30-facture-en-double.eml");
 
-    let changed: Vec<&String> = plain
-        .keys()
-        .filter(|n| plain[*n] != ruled[*n])
-        .collect();
+    let changed: Vec<&String> = plain.keys().filter(|n| plain[*n] != ruled[*n]).collect();
     let mut expected = vec![&alert, &payout, &key_account, &facture];
     expected.sort();
     assert_eq!(changed, expected);
 
     // Machine mail is noise without rules; the rules bring the alert and the notice back.
     let s = |status: &str, p: Option<&str>, c: Option<&str>, waiting: bool| {
-        (status.to_owned(), p.map(Into::into), c.map(Into::into), waiting)
+        (
+            status.to_owned(),
+            p.map(Into::into),
+            c.map(Into::into),
+            waiting,
+        )
     };
     assert_eq!(plain[&alert], s("noise", None, None, false));
-    assert_eq!(ruled[&alert], s("open", Some("urgent"), Some("Technical"), false));
-    assert_eq!(ruled[&payout], s("open", Some("high"), Some("Billing"), false));
+    assert_eq!(
+        ruled[&alert],
+        s("open", Some("urgent"), Some("Technical"), false)
+    );
+    assert_eq!(
+        ruled[&payout],
+        s("open", Some("high"), Some("Billing"), false)
+    );
     assert_eq!(ruled[&key_account], s("open", Some("high"), None, true));
     assert_eq!(plain[&facture], s("open", None, None, true));
     assert_eq!(ruled[&facture], s("open", None, Some("Billing"), false));
@@ -142,7 +160,9 @@ fn rules_on_the_demo_import_change_exactly_the_tickets_they_name() {
     );
     assert_eq!(
         rule_events(&facture),
-        vec!["rule \"French invoices go to accounting\" matched: category Billing, no AI".to_owned()]
+        vec![
+            "rule \"French invoices go to accounting\" matched: category Billing, no AI".to_owned()
+        ]
     );
     let total: usize = ruled.keys().map(|n| rule_events(n).len()).sum();
     assert_eq!(total, 5);
@@ -176,7 +196,9 @@ fn config_errors_name_the_rule_key_and_line() {
             3,
         ),
     ] {
-        let e = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        let e = Config::parse(text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(key), "{key}: {e}");
         assert!(e.contains(&format!("line {line}")), "{key}: {e}");
     }

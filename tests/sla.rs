@@ -42,7 +42,11 @@ fn due_times_are_stored_at_ingest_and_follow_the_priority() {
     assert_eq!(t.sla_due_at, Some(sent + 2 * HOUR));
     assert_eq!(t.resolution_due_at, Some(sent + 8 * HOUR));
     assert!(t.next_due().unwrap() < NOW, "urgent: already overdue");
-    assert!(h.events(&n).iter().any(|(k, d)| k == "priority" && d.contains("→ urgent")));
+    assert!(
+        h.events(&n)
+            .iter()
+            .any(|(k, d)| k == "priority" && d.contains("→ urgent"))
+    );
 
     // Analysis does not undo a priority set by hand.
     let drafter = helpdesk::ai::offline::OfflineDrafter::bundled().unwrap();
@@ -53,7 +57,10 @@ fn due_times_are_stored_at_ingest_and_follow_the_priority() {
     // Once answered, the next deadline is the resolution.
     h.store
         .conn()
-        .execute("UPDATE tickets SET first_response_at = ?1 WHERE id = ?2", [NOW, t.id])
+        .execute(
+            "UPDATE tickets SET first_response_at = ?1 WHERE id = ?2",
+            [NOW, t.id],
+        )
         .unwrap();
     assert_eq!(h.ticket(&n).next_due(), Some(sent + 8 * HOUR));
     // Waiting for the customer: no deadline is shown.
@@ -121,7 +128,11 @@ fn a_ticket_restored_from_noise_starts_its_clocks_again() {
     // From the customer's latest message, not from five days ago.
     assert_eq!(t.sla_start_at, t.last_inbound_at);
     let events = h.events(&n);
-    assert!(events.iter().any(|(k, d)| k == "status" && d == "noise → open: restored by the admin"));
+    assert!(
+        events
+            .iter()
+            .any(|(k, d)| k == "status" && d == "noise → open: restored by the admin")
+    );
     assert!(events.iter().any(|(k, _)| k == "sla"));
 }
 
@@ -201,7 +212,14 @@ fn cli_lists_overdue_and_soon_due_tickets() {
     );
     let bad = helpdesk(
         &dir,
-        &["--store", store_path.to_str().unwrap(), "ticket", "list", "--due-within", "2 hours"],
+        &[
+            "--store",
+            store_path.to_str().unwrap(),
+            "ticket",
+            "list",
+            "--due-within",
+            "2 hours",
+        ],
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("30m, 2h, 1d"), "{}", stderr(&bad));

@@ -44,7 +44,13 @@ fn hand_built(path: &std::path::Path) -> Store {
             first_response: Some(NOW - 9 * H),
             sla_due: Some(NOW - 8 * H),
             resolution_due: Some(NOW - 2 * H),
-            ..t("open", Some("urgent"), Some("Technical"), "alice@a.example", NOW - 10 * H)
+            ..t(
+                "open",
+                Some("urgent"),
+                Some("Technical"),
+                "alice@a.example",
+                NOW - 10 * H,
+            )
         },
         // High: answered in 2 h (due 4 h), resolved in 20 h (due 24 h).
         T {
@@ -52,7 +58,13 @@ fn hand_built(path: &std::path::Path) -> Store {
             resolved: Some(NOW - 3 * D + 20 * H),
             sla_due: Some(NOW - 3 * D + 4 * H),
             resolution_due: Some(NOW - 3 * D + 24 * H),
-            ..t("resolved", Some("high"), Some("Billing"), "alice@a.example", NOW - 3 * D)
+            ..t(
+                "resolved",
+                Some("high"),
+                Some("Billing"),
+                "alice@a.example",
+                NOW - 3 * D,
+            )
         },
         // Medium: answered in 30 h (due 24 h: breached), resolved in 50 h (due 72 h).
         T {
@@ -60,7 +72,13 @@ fn hand_built(path: &std::path::Path) -> Store {
             resolved: Some(NOW - 5 * D + 50 * H),
             sla_due: Some(NOW - 5 * D + 24 * H),
             resolution_due: Some(NOW - 5 * D + 72 * H),
-            ..t("closed", Some("medium"), Some("Billing"), "bob@b.example", NOW - 5 * D)
+            ..t(
+                "closed",
+                Some("medium"),
+                Some("Billing"),
+                "bob@b.example",
+                NOW - 5 * D,
+            )
         },
         // Low, waiting for the customer: answered in 1 h; resolution not due yet.
         T {
@@ -73,19 +91,37 @@ fn hand_built(path: &std::path::Path) -> Store {
         T {
             sla_due: Some(NOW + 22 * H),
             resolution_due: Some(NOW + 70 * H),
-            ..t("open", None, Some("General"), "alice@a.example", NOW - 2 * H)
+            ..t(
+                "open",
+                None,
+                Some("General"),
+                "alice@a.example",
+                NOW - 2 * H,
+            )
         },
         // Noise and spam count only by status.
         T {
             sla_due: Some(NOW - D + 24 * H),
             ..t("noise", None, None, "news@letter.example", NOW - D)
         },
-        t("spam", Some("low"), Some("Other"), "spam@s.example", NOW - 3 * H),
+        t(
+            "spam",
+            Some("low"),
+            Some("Other"),
+            "spam@s.example",
+            NOW - 3 * H,
+        ),
         // Urgent from 40 days ago, never answered: both deadlines breached; outside the series.
         T {
             sla_due: Some(NOW - 40 * D + 2 * H),
             resolution_due: Some(NOW - 40 * D + 8 * H),
-            ..t("open", Some("urgent"), Some("Technical"), "dave@d.example", NOW - 40 * D)
+            ..t(
+                "open",
+                Some("urgent"),
+                Some("Technical"),
+                "dave@d.example",
+                NOW - 40 * D,
+            )
         },
     ];
     for (i, r) in rows.iter().enumerate() {
@@ -138,22 +174,40 @@ fn statistics_of_a_store_built_by_hand() {
     );
     assert_eq!(
         names(&s.by_category),
-        vec![("Billing", 2), ("Technical", 2), ("(none)", 1), ("General", 1)]
+        vec![
+            ("Billing", 2),
+            ("Technical", 2),
+            ("(none)", 1),
+            ("General", 1)
+        ]
     );
     assert_eq!(
         names(&s.by_priority),
-        vec![("urgent", 2), ("high", 1), ("medium", 1), ("low", 1), ("unset", 1)]
+        vec![
+            ("urgent", 2),
+            ("high", 1),
+            ("medium", 1),
+            ("low", 1),
+            ("unset", 1)
+        ]
     );
     // First responses 1 h, 1 h, 2 h, 30 h: median 1.5 h; p90 at rank 2.7 = 2 h + 0.7 × 28 h.
     let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-6);
     assert_eq!(s.first_response.count, 4);
     assert!(close(s.first_response.median, 1.5 * H as f64));
-    assert!(close(s.first_response.p90, (2 * H) as f64 + 0.7 * (28 * H) as f64));
+    assert!(close(
+        s.first_response.p90,
+        (2 * H) as f64 + 0.7 * (28 * H) as f64
+    ));
     // Resolutions 20 h and 50 h.
     assert!(close(s.resolution.median, (35 * H) as f64));
-    assert!(close(s.resolution.p90, (20 * H) as f64 + 0.9 * (30 * H) as f64));
+    assert!(close(
+        s.resolution.p90,
+        (20 * H) as f64 + 0.9 * (30 * H) as f64
+    ));
 
-    let sla: Vec<(&str, (i64, i64, i64), (i64, i64, i64))> = s
+    type MetBreachedPending = (i64, i64, i64);
+    let sla: Vec<(&str, MetBreachedPending, MetBreachedPending)> = s
         .sla
         .iter()
         .map(|c| {
@@ -232,7 +286,10 @@ fn the_statistics_view_at_80x24_and_160x48() {
     let store = hand_built(&dir.path().join("s.sqlite3"));
     let s = stats::compute(store.conn(), NOW, chrono_tz::UTC).unwrap();
     insta::assert_snapshot!("stats_80x24", draw(&s, 80, 24, false).backend().to_string());
-    insta::assert_snapshot!("stats_160x48", draw(&s, 160, 48, false).backend().to_string());
+    insta::assert_snapshot!(
+        "stats_160x48",
+        draw(&s, 160, 48, false).backend().to_string()
+    );
     // Colour carries meaning: a compliance of 0% is red, 100% green.
     let t = draw(&s, 160, 48, true);
     let buf = t.backend().buffer();
@@ -281,12 +338,19 @@ fn stats_and_export_from_the_command_line() {
         out
     };
 
-    let json: serde_json::Value = serde_json::from_slice(&run(&["stats", "--json"]).stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["stats", "--json"]).stdout).unwrap();
     assert_eq!(json["tickets"], 1);
-    assert_eq!(json["by_status"][0], serde_json::json!({"name": "open", "tickets": 1}));
+    assert_eq!(
+        json["by_status"][0],
+        serde_json::json!({"name": "open", "tickets": 1})
+    );
     assert_eq!(json["daily"].as_array().unwrap().len(), 30);
     let text = stdout(&run(&["stats"]));
-    assert!(text.contains("Tickets: 1 (open 1,") && text.contains("Top requesters:"), "{text}");
+    assert!(
+        text.contains("Tickets: 1 (open 1,") && text.contains("Top requesters:"),
+        "{text}"
+    );
 
     let export: serde_json::Value =
         serde_json::from_slice(&run(&["export", "--format", "json"]).stdout).unwrap();
@@ -294,7 +358,10 @@ fn stats_and_export_from_the_command_line() {
     let msgs = export["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[0]["message_id"], "e1@x");
-    assert!(msgs[0].get("raw_base64").is_none(), "raw bytes only when asked");
+    assert!(
+        msgs[0].get("raw_base64").is_none(),
+        "raw bytes only when asked"
+    );
     assert!(export["events"].as_array().unwrap().len() >= 2);
     let with_raw: serde_json::Value =
         serde_json::from_slice(&run(&["export", "--format", "json", "--raw"]).stdout).unwrap();
@@ -305,7 +372,13 @@ fn stats_and_export_from_the_command_line() {
     assert!(raw.starts_with(b"To: support@lumencloud.example"));
 
     let out_dir = dir.join("csv");
-    run(&["export", "--format", "csv", "--output", out_dir.to_str().unwrap()]);
+    run(&[
+        "export",
+        "--format",
+        "csv",
+        "--output",
+        out_dir.to_str().unwrap(),
+    ]);
     let tickets = parse_csv(&std::fs::read_to_string(out_dir.join("tickets.csv")).unwrap());
     let messages = parse_csv(&std::fs::read_to_string(out_dir.join("messages.csv")).unwrap());
     let events = parse_csv(&std::fs::read_to_string(out_dir.join("events.csv")).unwrap());
@@ -316,8 +389,14 @@ fn stats_and_export_from_the_command_line() {
     assert_eq!(tickets[1][subject], "'=1+1, \"quoted\" subject");
     assert_eq!(messages.len(), 3);
     let body = messages[0].iter().position(|c| c == "body").unwrap();
-    assert_eq!(messages[1][body], "First line, with a comma\n\"Quoted\" second line");
-    assert_eq!(events[0], vec!["ticket", "at", "kind", "detail", "message_id"]);
+    assert_eq!(
+        messages[1][body],
+        "First line, with a comma\n\"Quoted\" second line"
+    );
+    assert_eq!(
+        events[0],
+        vec!["ticket", "at", "kind", "detail", "message_id"]
+    );
     assert!(events.len() >= 3);
     assert!(events[1..].iter().all(|e| e.len() == 5));
 }

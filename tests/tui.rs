@@ -101,7 +101,10 @@ fn the_list_is_paged_and_moves_reach_every_ticket() {
         seen.iter().map(|t| t.number.as_str()).collect();
     assert_eq!(numbers.len(), 35, "every ticket once");
     // By SLA deadline: the earliest first, tickets without a running clock after them.
-    let dues: Vec<i64> = seen.iter().map(|t| t.next_due().unwrap_or(i64::MAX)).collect();
+    let dues: Vec<i64> = seen
+        .iter()
+        .map(|t| t.next_due().unwrap_or(i64::MAX))
+        .collect();
     assert!(dues.windows(2).all(|w| w[0] <= w[1]), "{dues:?}");
     assert!(dues[0] < NOW, "the demo's oldest request is overdue");
     let last = seen.last().unwrap().number.clone();

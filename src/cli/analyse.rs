@@ -80,7 +80,10 @@ pub fn after_analysis(
         });
         match delivered {
             Ok(outcomes) => {
-                for o in outcomes.iter().filter_map(|o| o.error.as_ref().map(|e| (o, e))) {
+                for o in outcomes
+                    .iter()
+                    .filter_map(|o| o.error.as_ref().map(|e| (o, e)))
+                {
                     eprintln!(
                         "{}: escalation not delivered yet: {}; `helpdesk escalate --retry` retries",
                         o.0.number, o.1

@@ -117,7 +117,12 @@ fn raw_of(store: &Store, m: &messages::MessageRow, raw: bool) -> Result<Option<S
 }
 
 /// Ticket numbers and Message-IDs by row id, for the event log.
-fn ids(store: &Store) -> Result<(std::collections::HashMap<i64, String>, std::collections::HashMap<i64, String>)> {
+fn ids(
+    store: &Store,
+) -> Result<(
+    std::collections::HashMap<i64, String>,
+    std::collections::HashMap<i64, String>,
+)> {
     let mut numbers = std::collections::HashMap::new();
     let mut stmt = store.conn().prepare("SELECT id, number FROM tickets")?;
     for r in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
@@ -125,7 +130,9 @@ fn ids(store: &Store) -> Result<(std::collections::HashMap<i64, String>, std::co
         numbers.insert(id, n);
     }
     let mut message_ids = std::collections::HashMap::new();
-    let mut stmt = store.conn().prepare("SELECT id, message_id FROM messages")?;
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT id, message_id FROM messages")?;
     for r in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
         let (id, m) = r?;
         message_ids.insert(id, m);
@@ -173,7 +180,9 @@ fn json(store: &Store, out: &mut impl Write, raw: bool) -> Result<()> {
                     at: e.at,
                     kind: &e.kind,
                     detail: &e.detail,
-                    message_id: message.and_then(|m| message_ids.get(&m)).map(String::as_str),
+                    message_id: message
+                        .and_then(|m| message_ids.get(&m))
+                        .map(String::as_str),
                 },
             )?;
             Ok(())
@@ -218,23 +227,62 @@ fn create(dir: &std::path::Path, name: &str) -> Result<BufWriter<std::fs::File>>
 fn csv(store: &Store, dir: &std::path::Path, raw: bool) -> Result<()> {
     let mut t_out = create(dir, "tickets.csv")?;
     let header = [
-        "number", "status", "priority", "category", "requester_address", "requester_name",
-        "subject", "summary", "messages", "flagged", "review_reason", "linked_ticket",
-        "created_at", "updated_at", "last_inbound_at", "first_response_at", "sla_due_at",
-        "resolution_due_at", "resolved_at", "closed_at", "escalation", "escalation_reason",
+        "number",
+        "status",
+        "priority",
+        "category",
+        "requester_address",
+        "requester_name",
+        "subject",
+        "summary",
+        "messages",
+        "flagged",
+        "review_reason",
+        "linked_ticket",
+        "created_at",
+        "updated_at",
+        "last_inbound_at",
+        "first_response_at",
+        "sla_due_at",
+        "resolution_due_at",
+        "resolved_at",
+        "closed_at",
+        "escalation",
+        "escalation_reason",
         "escalation_url",
     ];
     line(&mut t_out, &header.map(String::from))?;
     let mut m_out = create(dir, "messages.csv")?;
     let mut m_header = vec![
-        "ticket", "message_id", "direction", "class", "class_reason", "from_address",
-        "from_name", "to", "cc", "subject", "date", "stored_at", "in_reply_to", "references",
-        "body", "quoted", "signature", "attachments", "raw_size", "source", "parse_error",
+        "ticket",
+        "message_id",
+        "direction",
+        "class",
+        "class_reason",
+        "from_address",
+        "from_name",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "stored_at",
+        "in_reply_to",
+        "references",
+        "body",
+        "quoted",
+        "signature",
+        "attachments",
+        "raw_size",
+        "source",
+        "parse_error",
     ];
     if raw {
         m_header.push("raw_base64");
     }
-    line(&mut m_out, &m_header.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    line(
+        &mut m_out,
+        &m_header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    )?;
     walk(store, &mut |t, msgs| {
         line(
             &mut t_out,
@@ -323,7 +371,11 @@ fn csv(store: &Store, dir: &std::path::Path, raw: bool) -> Result<()> {
                 e.at.to_string(),
                 cell(&e.kind),
                 cell(&e.detail),
-                cell(message.and_then(|m| message_ids.get(&m)).map_or("", String::as_str)),
+                cell(
+                    message
+                        .and_then(|m| message_ids.get(&m))
+                        .map_or("", String::as_str),
+                ),
             ],
         )
         .map_err(|e| crate::store::StoreError::NotFound(format!("writing events.csv: {e}")))

@@ -20,12 +20,12 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<()> {
-    let tz: chrono_tz::Tz = ctx
-        .config
-        .sla
-        .timezone
-        .parse()
-        .map_err(|_| UsageError(format!("sla.timezone {:?} is not known", ctx.config.sla.timezone)))?;
+    let tz: chrono_tz::Tz = ctx.config.sla.timezone.parse().map_err(|_| {
+        UsageError(format!(
+            "sla.timezone {:?} is not known",
+            ctx.config.sla.timezone
+        ))
+    })?;
     let store = ctx.open_store()?;
     let s = stats::compute(store.conn(), super::now(), tz)?;
     let mut out = std::io::stdout().lock();
@@ -110,7 +110,13 @@ fn print(out: &mut impl Write, s: &Stats) -> Result<()> {
         let rows: Vec<Vec<String>> = s
             .sla
             .iter()
-            .map(|c| vec![c.priority.clone(), kept(&c.first_response), kept(&c.resolution)])
+            .map(|c| {
+                vec![
+                    c.priority.clone(),
+                    kept(&c.first_response),
+                    kept(&c.resolution),
+                ]
+            })
             .collect();
         output::table(out, &["SLA", "FIRST RESPONSE MET", "RESOLUTION MET"], &rows)?;
     }

@@ -93,7 +93,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             'w' => 7 * 86_400,
             _ => return Err(bad()),
         };
-        total = total.checked_add(n.checked_mul(unit).ok_or_else(bad)?).ok_or_else(bad)?;
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
     }
     if !digits.is_empty() || total <= 0 {
         return Err(bad());
@@ -139,10 +141,7 @@ fn policy(ctx: &Context) -> Result<sla::Policy> {
 }
 
 fn set_status(ctx: &Context, args: &StatusArgs) -> Result<()> {
-    let status: TicketStatus = args
-        .status
-        .parse()
-        .map_err(|e: String| UsageError(e))?;
+    let status: TicketStatus = args.status.parse().map_err(|e: String| UsageError(e))?;
     let policy = policy(ctx)?;
     let mut store = ctx.open_store()?;
     let t = find(ctx, &store, &args.number)?;
@@ -352,7 +351,11 @@ fn print_ticket(
     let now = super::now();
     let clock = |due: i64, done: Option<i64>| match done {
         Some(at) if at <= due => format!("met ({} UTC)", output::time(at)),
-        Some(at) => format!("missed ({} UTC, due {} UTC)", output::time(at), output::time(due)),
+        Some(at) => format!(
+            "missed ({} UTC, due {} UTC)",
+            output::time(at),
+            output::time(due)
+        ),
         None if t.status == TicketStatus::Open => format!(
             "due {} UTC ({})",
             output::time(due),
@@ -364,14 +367,20 @@ fn print_ticket(
         None => format!("due {} UTC (paused: {})", output::time(due), t.status),
     };
     if let Some(due) = t.sla_due_at {
-        writeln!(out, "SLA:       first response {}", clock(due, t.first_response_at))?;
+        writeln!(
+            out,
+            "SLA:       first response {}",
+            clock(due, t.first_response_at)
+        )?;
     }
     if let Some(due) = t.resolution_due_at {
         writeln!(out, "           resolution {}", clock(due, t.resolved_at))?;
     }
     if let Some(state) = t.escalation {
         let what = match state {
-            EscalationState::Marked => "marked for escalation (`helpdesk escalate NUMBER` confirms)",
+            EscalationState::Marked => {
+                "marked for escalation (`helpdesk escalate NUMBER` confirms)"
+            }
             EscalationState::Pending => "escalation pending (`helpdesk escalate --retry` retries)",
             EscalationState::Escalated => "escalated",
             EscalationState::Dismissed => "escalation declined",

@@ -104,7 +104,9 @@ fn slack(n: &Notice) -> Value {
             .lines()
             .map(|l| format!("&gt; {l}\n"))
             .collect();
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&quoted, 3000)}}));
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&quoted, 3000)}}),
+        );
     }
     json!({
         "text": cut(&format!("{} ({})", n.headline(), n.reason), 3000),
@@ -128,7 +130,10 @@ fn google_chat(n: &Notice) -> Value {
         t.push_str(&format!("GitLab issue: <{url}|{}>\n", escape(&n.number)));
     }
     if !n.excerpt.is_empty() {
-        t.push_str(&format!("```\n{}\n```", cut(&n.excerpt, 1500).replace("```", "'''")));
+        t.push_str(&format!(
+            "```\n{}\n```",
+            cut(&n.excerpt, 1500).replace("```", "'''")
+        ));
     }
     json!({ "text": cut(&t, 4000) })
 }

@@ -110,7 +110,10 @@ fn read<T: serde::de::DeserializeOwned>(
     if status.is_success() {
         return response.json().map_err(|e| EscalateError::Gitlab {
             step: step.into(),
-            message: format!("the answer was not the JSON GitLab sends: {}", e.without_url()),
+            message: format!(
+                "the answer was not the JSON GitLab sends: {}",
+                e.without_url()
+            ),
             retryable: true,
         });
     }
@@ -137,7 +140,10 @@ fn read<T: serde::de::DeserializeOwned>(
             ),
             false,
         ),
-        429 => ("GitLab is rate limiting (429); it is retried later".to_owned(), true),
+        429 => (
+            "GitLab is rate limiting (429); it is retried later".to_owned(),
+            true,
+        ),
         s => (format!("GitLab answered {s}{detail}"), s >= 500),
     };
     Err(EscalateError::Gitlab {

@@ -178,12 +178,7 @@ pub fn review(store: &mut Store, config: &Config, now: i64) -> store::Result<Rev
     Ok(out)
 }
 
-fn mark(
-    conn: &rusqlite::Connection,
-    t: &TicketRow,
-    reason: &str,
-    now: i64,
-) -> store::Result<bool> {
+fn mark(conn: &rusqlite::Connection, t: &TicketRow, reason: &str, now: i64) -> store::Result<bool> {
     let marked = escalations::mark(conn, t.id, reason, now)?;
     if marked {
         events::append(
@@ -271,7 +266,9 @@ impl Targets {
             Some(c) => {
                 let url = match (&c.url_env, &c.url_command) {
                     (Some(var), _) => secret::from_env("[escalation.chat] url_env", var)?,
-                    (None, Some(cmd)) => secret::from_command("[escalation.chat] url_command", cmd)?,
+                    (None, Some(cmd)) => {
+                        secret::from_command("[escalation.chat] url_command", cmd)?
+                    }
                     (None, None) => {
                         return Err(EscalateError::Config {
                             key: "escalation.chat.url_env".into(),
@@ -412,7 +409,12 @@ pub fn deliver(
             let at = now();
             let tx = store.write()?;
             tickets::set_escalation_url(&tx, ticket_id, &issue.web_url)?;
-            escalations::step_done(&tx, ticket_id, escalations::Step::Issue { iid: issue.iid }, at)?;
+            escalations::step_done(
+                &tx,
+                ticket_id,
+                escalations::Step::Issue { iid: issue.iid },
+                at,
+            )?;
             events::append(
                 &tx,
                 ticket_id,
@@ -421,7 +423,11 @@ pub fn deliver(
                 &format!(
                     "GitLab issue #{} {}: {}",
                     issue.iid,
-                    if created { "created" } else { "found (created by an earlier attempt)" },
+                    if created {
+                        "created"
+                    } else {
+                        "found (created by an earlier attempt)"
+                    },
                     issue.web_url
                 ),
                 None,
@@ -531,7 +537,9 @@ pub fn deliver(
                 ticket_id,
                 at,
                 "escalation-failed",
-                &format!("{err}; the escalation stays pending and is retried by `helpdesk escalate --retry`"),
+                &format!(
+                    "{err}; the escalation stays pending and is retried by `helpdesk escalate --retry`"
+                ),
                 None,
             )?;
         }
@@ -562,7 +570,10 @@ fn excerpt_of(text: &str, max: usize) -> String {
         return text.to_owned();
     }
     let cut: String = text.chars().take(max).collect();
-    let end = cut.rfind('\n').filter(|&i| i > max / 2).unwrap_or(cut.len());
+    let end = cut
+        .rfind('\n')
+        .filter(|&i| i > max / 2)
+        .unwrap_or(cut.len());
     format!("{}\n[…]", cut[..end].trim_end())
 }
 
@@ -585,7 +596,10 @@ fn issue_description(t: &TicketRow, reason: &str, excerpt: &str) -> String {
         d.push_str(&format!("\n**Summary:** {s}\n"));
     }
     if let Some(due) = t.next_due() {
-        d.push_str(&format!("\n**SLA:** next deadline {}\n", sla::format_utc(due)));
+        d.push_str(&format!(
+            "\n**SLA:** next deadline {}\n",
+            sla::format_utc(due)
+        ));
     }
     if !excerpt.is_empty() {
         d.push_str(&format!(
@@ -681,7 +695,10 @@ mod tests {
     #[test]
     fn notices_and_excerpts() {
         let n = customer_notice(Some("de"), Some("Jürgen Weiß"), "TKT-2026-00001", "Support");
-        assert!(n.starts_with("Hallo Jürgen,") && n.contains("TKT-2026-00001"), "{n}");
+        assert!(
+            n.starts_with("Hallo Jürgen,") && n.contains("TKT-2026-00001"),
+            "{n}"
+        );
         let n = customer_notice(None, None, "TKT-2026-00001", "Support");
         assert!(n.starts_with("Hello,") && n.ends_with("Support"));
         let long = "line\n".repeat(500);

@@ -17,8 +17,8 @@ use crate::ticket::threading::{Thread, ThreadQuery, Threader, Via};
 use crate::ticket::{TicketNumber, sla, subject, token};
 
 use super::loops::{self, Identity};
-use super::rules::{self, Rules};
 use super::parse::{self, Parsed};
+use super::rules::{self, Rules};
 
 /// Settings of the ingest stage.
 #[derive(Debug, Clone)]

@@ -121,7 +121,10 @@ impl Rules {
             {
                 return Err((
                     key("set_priority"),
-                    format!("{p:?} is not a priority; use one of {}", PRIORITIES.join(", ")),
+                    format!(
+                        "{p:?} is not a priority; use one of {}",
+                        PRIORITIES.join(", ")
+                    ),
                 ));
             }
             let status = match &r.set_status {
@@ -316,7 +319,10 @@ mod tests {
             ..rule()
         }])
         .unwrap_err();
-        assert!(k.starts_with("rules[0]") && m.contains("does nothing"), "{m}");
+        assert!(
+            k.starts_with("rules[0]") && m.contains("does nothing"),
+            "{m}"
+        );
         let (_, m) = Rules::compile(&[config::Rule {
             skip_ai: true,
             ..rule()

@@ -48,8 +48,9 @@ pub fn get(conn: &Connection, ticket_id: i64) -> Result<Option<EscalationRow>> {
 
 /// Escalations in a state, oldest mark first.
 pub fn in_state(conn: &Connection, state: EscalationState) -> Result<Vec<EscalationRow>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{SELECT} WHERE state = ?1 ORDER BY marked_at, ticket_id"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE state = ?1 ORDER BY marked_at, ticket_id"
+    ))?;
     let rows = stmt.query_map([state], row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

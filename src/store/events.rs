@@ -50,10 +50,12 @@ pub fn analysed_since(conn: &Connection, after: i64) -> Result<Vec<(i64, i64)>> 
 }
 
 /// Every event of every ticket, for export: (ticket id, event, message row id).
-pub fn all(conn: &Connection, each: &mut dyn FnMut(i64, EventRow, Option<i64>) -> Result<()>) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT ticket_id, at, kind, detail, message_id FROM events ORDER BY id",
-    )?;
+pub fn all(
+    conn: &Connection,
+    each: &mut dyn FnMut(i64, EventRow, Option<i64>) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("SELECT ticket_id, at, kind, detail, message_id FROM events ORDER BY id")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         each(

@@ -399,7 +399,12 @@ pub fn customer_turns(conn: &Connection, ticket_id: i64) -> Result<i64> {
 
 /// Rejects the ticket's drafts still waiting for review or analysis, with `reason`: a newer
 /// draft replaces them. Returns how many.
-pub fn supersede_pending(conn: &Connection, ticket_id: i64, reason: &str, now: i64) -> Result<usize> {
+pub fn supersede_pending(
+    conn: &Connection,
+    ticket_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<usize> {
     Ok(conn
         .prepare_cached(
             "UPDATE drafts SET state = 'rejected', reject_reason = ?2, updated_at = ?3

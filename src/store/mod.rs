@@ -11,8 +11,8 @@ pub mod events;
 pub mod messages;
 mod migrate;
 pub mod search;
-pub mod stats;
 pub mod states;
+pub mod stats;
 pub mod sync;
 pub mod tickets;
 

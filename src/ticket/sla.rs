@@ -71,9 +71,9 @@ impl Policy {
             )
         })?;
         let hours_of_week = match &c.business_hours {
-            Some(s) => Some(
-                BusinessHours::parse(s).map_err(|m| ("sla.business_hours".to_owned(), m))?,
-            ),
+            Some(s) => {
+                Some(BusinessHours::parse(s).map_err(|m| ("sla.business_hours".to_owned(), m))?)
+            }
             None => None,
         };
         let mut holidays = BTreeSet::new();
@@ -321,7 +321,13 @@ pub fn refresh(conn: &Connection, policy: &Policy, ticket_id: i64) -> store::Res
         return Ok(None);
     };
     let due = policy.due(start_at, priority.as_deref());
-    tickets::set_sla(conn, ticket_id, start_at, due.first_response, due.resolution)?;
+    tickets::set_sla(
+        conn,
+        ticket_id,
+        start_at,
+        due.first_response,
+        due.resolution,
+    )?;
     Ok(Some(due))
 }
 
@@ -373,7 +379,10 @@ mod tests {
 
     fn ts(tz: Tz, s: &str) -> i64 {
         let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-        tz.from_local_datetime(&naive).earliest().unwrap().timestamp()
+        tz.from_local_datetime(&naive)
+            .earliest()
+            .unwrap()
+            .timestamp()
     }
 
     fn policy(business_hours: Option<&str>, tz: &str) -> Policy {
@@ -490,7 +499,11 @@ mod tests {
             (Some("Mon-Fri 9-17"), "UTC", "sla.business_hours"),
             (Some("Mon-Frx 09:00-17:00"), "UTC", "sla.business_hours"),
             (Some("Mon 10:00-09:00"), "UTC", "sla.business_hours"),
-            (Some("Mon 09:00-12:00 11:00-13:00"), "UTC", "sla.business_hours"),
+            (
+                Some("Mon 09:00-12:00 11:00-13:00"),
+                "UTC",
+                "sla.business_hours",
+            ),
             (None, "Europe/Berlinn", "sla.timezone"),
         ] {
             let c = config::Sla {

@@ -29,7 +29,10 @@ pub fn set_status(
         )?;
         let over = matches!(
             old,
-            TicketStatus::Noise | TicketStatus::Spam | TicketStatus::Resolved | TicketStatus::Closed
+            TicketStatus::Noise
+                | TicketStatus::Spam
+                | TicketStatus::Resolved
+                | TicketStatus::Closed
         );
         if over && status == TicketStatus::Open {
             let t = tickets::get(&tx, ticket_id)?;

@@ -253,7 +253,10 @@ pub fn gitlab(
                 }
                 Reply::Json(201, issue)
             }
-            _ => Reply::Json(405, serde_json::json!({"message": "405 Method Not Allowed"})),
+            _ => Reply::Json(
+                405,
+                serde_json::json!({"message": "405 Method Not Allowed"}),
+            ),
         }
     }));
     *port.lock().unwrap() = server.port;
@@ -262,5 +265,7 @@ pub fn gitlab(
 
 /// A chat webhook receiver answering `status` to every post.
 pub fn webhook(status: u16) -> Server {
-    Server::start(Box::new(move |_req: &Request| Reply::Text(status, "ok".into())))
+    Server::start(Box::new(move |_req: &Request| {
+        Reply::Text(status, "ok".into())
+    }))
 }

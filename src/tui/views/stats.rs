@@ -90,7 +90,10 @@ fn draw_summary(frame: &mut Frame<'_>, area: Rect, s: &Stats, theme: Theme) {
             ),
             Span::raw(format!("  {}", counts(&statuses))),
         ]),
-        Line::from(vec![label("Priority    "), Span::raw(counts(&s.by_priority))]),
+        Line::from(vec![
+            label("Priority    "),
+            Span::raw(counts(&s.by_priority)),
+        ]),
         Line::from(vec![
             label("Category    "),
             span(&counts(&s.by_category), Style::new()),
@@ -217,7 +220,11 @@ fn draw_chart(frame: &mut Frame<'_>, area: Rect, s: &Stats, theme: Theme) {
             Axis::default()
                 .style(theme.dim())
                 .bounds([0.0, last.max(1.0)])
-                .labels([date(0), date(s.daily.len() / 2), date(s.daily.len().saturating_sub(1))]),
+                .labels([
+                    date(0),
+                    date(s.daily.len() / 2),
+                    date(s.daily.len().saturating_sub(1)),
+                ]),
         )
         .y_axis(
             Axis::default()
