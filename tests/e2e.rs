@@ -236,7 +236,7 @@ fn escape_sequences_in_mail_do_not_reach_the_terminal() {
 fn sigterm_restores_the_terminal() {
     let home = tempfile::tempdir().unwrap();
     let mut s = Session::start(&["demo"], home.path(), 80, 24);
-    s.wait_text("1/40 tickets");
+    s.wait_text("1/35 tickets");
     assert!(s.parser.screen().alternate_screen());
     let pid = s.child.process_id().expect("a pid") as i32;
     // SAFETY: sending a signal to our own child process.
