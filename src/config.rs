@@ -40,6 +40,8 @@ pub struct Config {
     pub theme: ThemeConfig,
     /// Keys of the review screen: action name → keys, replacing that action's default keys.
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    pub escalation: Escalation,
+    pub rules: Vec<Rule>,
 }
 
 /// `[theme]`: a colour per role, as a name (`cyan`, `lightred`), `#rrggbb` or an index (`33`).
@@ -259,7 +261,8 @@ impl Default for Tickets {
     }
 }
 
-/// Hours to first response, by priority.
+/// Hours to first response by priority, hours to resolution (`[sla.resolution]`), and the
+/// calendar they count in (see `ticket::sla`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sla {
@@ -267,6 +270,13 @@ pub struct Sla {
     pub high: u32,
     pub medium: u32,
     pub low: u32,
+    pub resolution: SlaResolution,
+    /// e.g. "Mon-Fri 09:00-17:00"; absent: the clock runs around the clock.
+    pub business_hours: Option<String>,
+    /// IANA time zone of the business hours and holidays.
+    pub timezone: String,
+    /// Days without business hours, "YYYY-MM-DD".
+    pub holidays: Vec<String>,
 }
 
 impl Default for Sla {
@@ -276,8 +286,127 @@ impl Default for Sla {
             high: 4,
             medium: 24,
             low: 72,
+            resolution: SlaResolution::default(),
+            business_hours: None,
+            timezone: "UTC".into(),
+            holidays: Vec::new(),
         }
     }
+}
+
+/// Hours to resolution, by priority.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaResolution {
+    pub urgent: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+}
+
+impl Default for SlaResolution {
+    fn default() -> Self {
+        SlaResolution {
+            urgent: 8,
+            high: 24,
+            medium: 72,
+            low: 168,
+        }
+    }
+}
+
+/// When a ticket is marked for escalation, and where an escalation goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Escalation {
+    /// An analysis less confident than this marks the ticket (0 turns it off).
+    pub min_confidence: f64,
+    /// More customer messages than this without resolution mark the ticket (0 turns it off).
+    pub max_rounds: u32,
+    /// Mark tickets whose SLA is breached.
+    pub on_sla_breach: bool,
+    /// Escalate marked tickets at once instead of waiting for `helpdesk escalate`.
+    pub auto: bool,
+    pub gitlab: Option<Gitlab>,
+    pub chat: Option<Chat>,
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Escalation {
+            min_confidence: 0.0,
+            max_rounds: 4,
+            on_sla_breach: false,
+            auto: false,
+            gitlab: None,
+            chat: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gitlab {
+    /// e.g. "https://gitlab.com"; the API is under /api/v4.
+    pub base_url: String,
+    /// The project's numeric id or its path ("group/project").
+    pub project: String,
+    pub token_env: Option<String>,
+    pub token_command: Option<String>,
+    /// Labels added to every issue, besides the ticket's category and priority.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default = "default_http_timeout")]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChatFormat {
+    Slack,
+    GoogleChat,
+    Generic,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chat {
+    pub format: ChatFormat,
+    /// The webhook URL holds a secret: it comes from an environment variable or a command.
+    pub url_env: Option<String>,
+    pub url_command: Option<String>,
+    #[serde(default = "default_http_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_http_timeout() -> u64 {
+    20
+}
+
+/// One `[[rules]]` entry: every condition given must match an inbound message; then its
+/// actions apply to the message's ticket, in file order (a later rule wins).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Shown in the ticket's events.
+    pub name: Option<String>,
+    /// The sender's address (case-insensitive, whole address).
+    pub from: Option<String>,
+    pub from_regex: Option<String>,
+    /// The sender's domain or a parent domain of it.
+    pub domain: Option<String>,
+    /// Text the subject contains (case-insensitive).
+    pub subject: Option<String>,
+    pub subject_regex: Option<String>,
+    /// Text the new text of the message contains (case-insensitive).
+    pub body: Option<String>,
+    pub body_regex: Option<String>,
+    pub set_priority: Option<String>,
+    pub set_category: Option<String>,
+    pub set_status: Option<String>,
+    /// Queue no AI analysis or draft for the message.
+    #[serde(default)]
+    pub skip_ai: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -479,6 +608,43 @@ impl Config {
                 format!("{:?} is not an http(s) URL", self.ai.base_url),
             );
         }
+        crate::ticket::sla::Policy::from_config(&self.sla)?;
+        let e = &self.escalation;
+        if !(0.0..=1.0).contains(&e.min_confidence) {
+            return err(
+                "escalation.min_confidence",
+                format!("{} is out of range; use 0 (off) to 1", e.min_confidence),
+            );
+        }
+        if let Some(g) = &e.gitlab {
+            if !(g.base_url.starts_with("https://") || g.base_url.starts_with("http://")) {
+                return err(
+                    "escalation.gitlab.base_url",
+                    format!("{:?} is not an http(s) URL", g.base_url),
+                );
+            }
+            if g.token_env.is_none() == g.token_command.is_none() {
+                return err(
+                    "escalation.gitlab.token_env",
+                    "give exactly one of token_env and token_command".into(),
+                );
+            }
+            if g.project.trim().is_empty() {
+                return err(
+                    "escalation.gitlab.project",
+                    "name the project by its id or path (\"group/project\")".into(),
+                );
+            }
+        }
+        if let Some(c) = &e.chat
+            && c.url_env.is_none() == c.url_command.is_none()
+        {
+            return err(
+                "escalation.chat.url_env",
+                "give exactly one of url_env and url_command".into(),
+            );
+        }
+        crate::mail::rules::Rules::compile(&self.rules)?;
         self.validate_ai()?;
         Ok(())
     }
@@ -591,6 +757,16 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// The line of `section.key` in the file (or of the section header for `section`).
 fn locate(text: &str, dotted: &str) -> Option<usize> {
+    if let Some((array, rest)) = dotted.split_once('[')
+        && let Some((index, key)) = rest.split_once(']')
+    {
+        return locate_in_array(
+            text,
+            array,
+            index.parse().ok()?,
+            key.trim_start_matches('.'),
+        );
+    }
     let (section, key) = match dotted.rsplit_once('.') {
         Some((s, k)) => (s, Some(k)),
         None => (dotted, None),
@@ -609,6 +785,36 @@ fn locate(text: &str, dotted: &str) -> Option<usize> {
         if current == section
             && let Some(k) = key
             && t.split('=').next().map(str::trim) == Some(k)
+        {
+            return Some(i + 1);
+        }
+    }
+    header_line
+}
+
+/// The line of `key` in the `index`th `[[array]]` table (or of its header).
+fn locate_in_array(text: &str, array: &str, index: usize, key: &str) -> Option<usize> {
+    let mut seen = 0usize;
+    let mut header_line = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            let name = t.trim_matches(|c| c == '[' || c == ']').trim();
+            if t.starts_with("[[") && name == array {
+                seen += 1;
+                if seen == index + 1 {
+                    header_line = Some(i + 1);
+                    continue;
+                }
+            }
+            if header_line.is_some() {
+                break;
+            }
+            continue;
+        }
+        if header_line.is_some()
+            && !key.is_empty()
+            && t.split('=').next().map(str::trim) == Some(key)
         {
             return Some(i + 1);
         }

@@ -140,8 +140,18 @@ fn the_demo_mailbox_imports_twice_with_the_right_threads_classes_and_bytes() {
     let distinct: BTreeSet<i64> = ticket_of_thread.values().copied().collect();
     assert_eq!(distinct.len(), threads.len(), "two threads share a ticket");
 
-    let list = run(&["ticket", "list"]);
+    // Machine mail (newsletter, alert, notification, out-of-office, bounce) is set aside as
+    // noise: listed with --all only.
+    let list = run(&["ticket", "list", "--all"]);
     assert!(stdout(&list).lines().count() > threads.len());
+    let default = stdout(&run(&["ticket", "list"]));
+    let noise = stdout(&run(&["ticket", "list", "--status", "noise"]));
+    assert_eq!(noise.lines().count() - 1, 5, "{noise}");
+    assert_eq!(
+        default.lines().filter(|l| l.starts_with("TKT-")).count(),
+        threads.len() - 5,
+        "{default}"
+    );
 }
 
 #[test]

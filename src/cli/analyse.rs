@@ -54,6 +54,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<()> {
             analyse_openai(ctx, options)?
         }
     };
+    // SLA clocks follow the new priorities; tickets are marked for escalation.
+    let mut store = ctx.open_store()?;
+    let marked = after_analysis(ctx, &mut store)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         output::json(&mut out, &report)?;
@@ -73,8 +76,49 @@ pub fn run(ctx: &Context, args: &Args) -> Result<()> {
             ));
         }
         writeln!(out, "{line}")?;
+        for (number, reason) in &marked {
+            writeln!(out, "{number}: marked for escalation: {reason}")?;
+        }
+        if !marked.is_empty() && !ctx.config.escalation.auto {
+            writeln!(
+                out,
+                "`helpdesk escalate NUMBER` escalates one; `helpdesk escalate` lists them"
+            )?;
+        }
     }
     Ok(())
+}
+
+/// After analysis: SLA due times follow the new priorities, tickets are marked for escalation
+/// (escalate::review), and with `escalation.auto` the marked ones are escalated at once.
+/// Returns the tickets newly marked.
+pub fn after_analysis(
+    ctx: &Context,
+    store: &mut crate::store::Store,
+) -> Result<Vec<(String, String)>> {
+    let review = crate::escalate::review(store, &ctx.config, super::now())?;
+    if ctx.config.escalation.auto && !review.marked.is_empty() {
+        let delivered = crate::escalate::Targets::from_config(&ctx.config).and_then(|targets| {
+            crate::escalate::deliver_pending(store, &ctx.config, &targets, &super::now)
+        });
+        match delivered {
+            Ok(outcomes) => {
+                for o in outcomes
+                    .iter()
+                    .filter_map(|o| o.error.as_ref().map(|e| (o, e)))
+                {
+                    eprintln!(
+                        "{}: escalation not delivered yet: {}; `helpdesk escalate --retry` retries",
+                        o.0.number, o.1
+                    );
+                }
+            }
+            Err(e) => eprintln!(
+                "escalation (escalation.auto) could not run: {e}; `helpdesk escalate --retry` retries"
+            ),
+        }
+    }
+    Ok(review.marked)
 }
 
 fn progress_bar() -> (Option<ProgressBar>, impl Fn(u64, u64)) {

@@ -73,7 +73,13 @@ pub fn run(ctx: &Context, args: &Args, store_given: bool) -> Result<()> {
     }
     let rows = {
         let store = demo.open_store()?;
-        crate::store::tickets::list(store.conn(), &Default::default())?
+        crate::store::tickets::list(
+            store.conn(),
+            &crate::store::tickets::ListFilter {
+                hide_filtered: true,
+                ..Default::default()
+            },
+        )?
     };
     let mut out = std::io::stdout().lock();
     import::print_summary(&mut out, &report)?;

@@ -7,10 +7,13 @@ mod analyse;
 mod completions;
 mod demo;
 mod doctor;
+mod escalate;
+mod export;
 mod import;
 mod output;
 mod review;
 mod send;
+mod stats;
 mod sync;
 mod ticket;
 
@@ -68,6 +71,12 @@ pub enum Command {
     Unapprove(send::UnapproveArgs),
     /// Print shell completions
     Completions(completions::Args),
+    /// Escalate a ticket to GitLab and chat; list, retry or decline escalations
+    Escalate(escalate::Args),
+    /// Ticket statistics: volumes, response times, SLA compliance, trends
+    Stats(stats::Args),
+    /// Export tickets, messages and events as JSON or CSV
+    Export(export::Args),
 }
 
 /// What every command gets: the resolved paths and the configuration.
@@ -126,6 +135,10 @@ pub fn ingest_for(config: &Config, store: &mut Store) -> Result<Ingest> {
         reopen_closed_days: i64::from(config.tickets.reopen_closed_days),
         max_attachment_bytes: config.max_attachment_bytes(),
         acknowledge: config.tickets.acknowledge,
+        sla: crate::ticket::sla::Policy::from_config(&config.sla)
+            .map_err(|(key, message)| anyhow::anyhow!("[sla] {key}: {message}"))?,
+        rules: crate::mail::rules::Rules::compile(&config.rules)
+            .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?,
     })
 }
 
@@ -149,6 +162,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => import::run(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
         Command::Ticket(cmd) => ticket::run(&ctx, cmd),
+        Command::Escalate(args) => escalate::run(&ctx, args),
+        Command::Stats(args) => stats::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

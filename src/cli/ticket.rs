@@ -4,20 +4,24 @@ use anyhow::{Result, anyhow};
 use serde::Serialize;
 
 use crate::store::{
-    TicketStatus, events,
+    EscalationState, TicketStatus, events,
     messages::{self, MessageRow},
-    tickets::{self, ListFilter, TicketRow},
+    tickets::{self, ListFilter, Order, TicketRow},
 };
-use crate::ticket::TicketNumber;
+use crate::ticket::{TicketNumber, sla};
 
 use super::{Context, UsageError, output};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// List tickets, most recent activity first
+    /// List tickets, most recent activity first (noise and spam only with --all or --status)
     List(ListArgs),
     /// Show one ticket with its messages and events
     Show(ShowArgs),
+    /// Set a ticket's status, e.g. `open` to restore one set aside as noise
+    Status(StatusArgs),
+    /// Set a ticket's priority (kept when the ticket is analysed again)
+    Priority(PriorityArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -25,12 +29,78 @@ pub struct ListArgs {
     /// Only tickets in this status: open, waiting, resolved, closed, spam, noise
     #[arg(long, value_name = "S")]
     pub status: Option<String>,
+    /// Include noise and spam
+    #[arg(long, conflicts_with = "status")]
+    pub all: bool,
+    /// Only open tickets past their SLA deadline (first response, or resolution once answered)
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only open tickets whose next SLA deadline falls within this time from now, e.g. 2h, 30m,
+    /// 1d (with --overdue, those past it too)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub due_within: Option<i64>,
+    /// Order: `activity` (newest first) or `due` (next SLA deadline first); --overdue and
+    /// --due-within order by due
+    #[arg(long, value_name = "ORDER")]
+    pub sort: Option<SortOrder>,
     /// At most this many tickets
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
     /// One JSON object per ticket, for scripts
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SortOrder {
+    Activity,
+    Due,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The ticket number, e.g. TKT-2026-00042
+    pub number: String,
+    /// open, waiting, resolved, closed, spam or noise
+    pub status: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PriorityArgs {
+    /// The ticket number, e.g. TKT-2026-00042
+    pub number: String,
+    /// low, medium, high or urgent
+    pub priority: String,
+}
+
+/// `90s`, `30m`, `2h`, `1d`, `1h30m` as seconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a duration; write it like 30m, 2h, 1d or 1h30m");
+    let mut total = 0i64;
+    let mut digits = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: i64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return Err(bad()),
+        };
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+    }
+    if !digits.is_empty() || total <= 0 {
+        return Err(bad());
+    }
+    Ok(total)
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,7 +119,67 @@ pub fn run(ctx: &Context, cmd: &Command) -> Result<()> {
     match cmd {
         Command::List(a) => list(ctx, a),
         Command::Show(a) => show(ctx, a),
+        Command::Status(a) => set_status(ctx, a),
+        Command::Priority(a) => set_priority(ctx, a),
     }
+}
+
+/// Finds a ticket by the number given on the command line.
+pub fn find(ctx: &Context, store: &crate::store::Store, given: &str) -> Result<TicketRow> {
+    let number: TicketNumber = given.parse().map_err(|e: String| UsageError(e))?;
+    tickets::by_number(store.conn(), &number.to_string())?.ok_or_else(|| {
+        anyhow!(
+            "no ticket {number} in {}; `helpdesk ticket list --all` shows what there is",
+            ctx.paths.store.display()
+        )
+    })
+}
+
+fn policy(ctx: &Context) -> Result<sla::Policy> {
+    sla::Policy::from_config(&ctx.config.sla)
+        .map_err(|(k, m)| UsageError(format!("{k}: {m}")).into())
+}
+
+fn set_status(ctx: &Context, args: &StatusArgs) -> Result<()> {
+    let status: TicketStatus = args.status.parse().map_err(|e: String| UsageError(e))?;
+    let policy = policy(ctx)?;
+    let mut store = ctx.open_store()?;
+    let t = find(ctx, &store, &args.number)?;
+    let old = crate::ticket::status::set_status(
+        &mut store,
+        &policy,
+        t.id,
+        status,
+        "set by the admin",
+        super::now(),
+    )?;
+    if old == status {
+        println!("{} is already {status}", t.number);
+    } else {
+        println!("{}: {old} → {status}", t.number);
+    }
+    Ok(())
+}
+
+fn set_priority(ctx: &Context, args: &PriorityArgs) -> Result<()> {
+    let p = args.priority.as_str();
+    if !crate::mail::rules::PRIORITIES.contains(&p) {
+        return Err(UsageError(format!(
+            "{p:?} is not a priority; use one of {}",
+            crate::mail::rules::PRIORITIES.join(", ")
+        ))
+        .into());
+    }
+    let policy = policy(ctx)?;
+    let mut store = ctx.open_store()?;
+    let t = find(ctx, &store, &args.number)?;
+    let old = crate::ticket::status::set_priority(&mut store, &policy, t.id, p, super::now())?;
+    println!(
+        "{}: priority {} → {p}",
+        t.number,
+        old.as_deref().unwrap_or("unset")
+    );
+    Ok(())
 }
 
 fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
@@ -61,22 +191,49 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
         None => None,
     };
     let store = ctx.open_store()?;
+    let now = super::now();
+    let (due_before, due_from) = match (args.overdue, args.due_within) {
+        (true, Some(d)) => (Some(now + d), None),
+        (true, None) => (Some(now), None),
+        (false, Some(d)) => (Some(now + d), Some(now)),
+        (false, None) => (None, None),
+    };
+    let order = match args.sort {
+        Some(SortOrder::Due) => Order::Due,
+        Some(SortOrder::Activity) => Order::Activity,
+        None if due_before.is_some() => Order::Due,
+        None => Order::Activity,
+    };
     let rows = tickets::list(
         store.conn(),
         &ListFilter {
             status,
             limit: args.limit,
             offset: 0,
+            hide_filtered: !args.all,
+            order,
+            due_before,
+            due_from,
         },
     )?;
     let mut out = std::io::stdout().lock();
     if args.json {
         return output::json(&mut out, &rows);
     }
-    print_list(&mut out, &rows)
+    if rows.is_empty() && due_before.is_some() {
+        writeln!(out, "No open ticket is due in that time.")?;
+        return Ok(());
+    }
+    print_list_at(&mut out, &rows, now)
 }
 
 pub fn print_list(out: &mut impl Write, rows: &[TicketRow]) -> Result<()> {
+    print_list_at(out, rows, super::now())
+}
+
+/// The ticket table; the SLA column is the time left to the next deadline at `now`
+/// (`-3h`: three hours overdue; empty when the ticket is not in our court).
+pub fn print_list_at(out: &mut impl Write, rows: &[TicketRow], now: i64) -> Result<()> {
     if rows.is_empty() {
         writeln!(
             out,
@@ -88,8 +245,17 @@ pub fn print_list(out: &mut impl Write, rows: &[TicketRow]) -> Result<()> {
         .iter()
         .map(|t| {
             vec![
-                format!("{}{}", t.number, if t.flagged { "!" } else { "" }),
+                format!(
+                    "{}{}",
+                    t.number,
+                    if t.flagged || t.escalation == Some(EscalationState::Marked) {
+                        "!"
+                    } else {
+                        ""
+                    }
+                ),
                 t.status.to_string(),
+                t.next_due().map_or_else(String::new, |d| sla::left(now, d)),
                 t.priority.clone().unwrap_or_else(|| "-".into()),
                 t.category.clone().unwrap_or_else(|| "-".into()),
                 t.message_count.to_string(),
@@ -104,14 +270,17 @@ pub fn print_list(out: &mut impl Write, rows: &[TicketRow]) -> Result<()> {
     output::table(
         out,
         &[
-            "NUMBER", "STATUS", "PRIORITY", "CATEGORY", "MSGS", "FROM", "SUBJECT",
+            "NUMBER", "STATUS", "SLA", "PRIORITY", "CATEGORY", "MSGS", "FROM", "SUBJECT",
         ],
         &table,
     )?;
-    if rows.iter().any(|t| t.flagged) {
+    if rows
+        .iter()
+        .any(|t| t.flagged || t.escalation == Some(EscalationState::Marked))
+    {
         writeln!(
             out,
-            "\n! flagged for review: `helpdesk ticket show NUMBER` says why"
+            "\n! flagged for review or marked for escalation: `helpdesk ticket show NUMBER` says why"
         )?;
     }
     Ok(())
@@ -126,14 +295,8 @@ struct ShowJson<'a> {
 }
 
 fn show(ctx: &Context, args: &ShowArgs) -> Result<()> {
-    let number: TicketNumber = args.number.parse().map_err(|e: String| UsageError(e))?;
     let store = ctx.open_store()?;
-    let ticket = tickets::by_number(store.conn(), &number.to_string())?.ok_or_else(|| {
-        anyhow!(
-            "no ticket {number} in {}; `helpdesk ticket list` shows what there is",
-            ctx.paths.store.display()
-        )
-    })?;
+    let ticket = find(ctx, &store, &args.number)?;
     let msgs = messages::for_ticket(store.conn(), ticket.id)?;
     let evs = events::for_ticket(store.conn(), ticket.id)?;
     let mut out = std::io::stdout().lock();
@@ -184,6 +347,52 @@ fn print_ticket(
     )?;
     if let Some(r) = &t.review_reason {
         writeln!(out, "Review:    {r}")?;
+    }
+    let now = super::now();
+    let clock = |due: i64, done: Option<i64>| match done {
+        Some(at) if at <= due => format!("met ({} UTC)", output::time(at)),
+        Some(at) => format!(
+            "missed ({} UTC, due {} UTC)",
+            output::time(at),
+            output::time(due)
+        ),
+        None if t.status == TicketStatus::Open => format!(
+            "due {} UTC ({})",
+            output::time(due),
+            match sla::left(now, due) {
+                l if l.starts_with('-') => format!("overdue by {}", &l[1..]),
+                l => format!("{l} left"),
+            }
+        ),
+        None => format!("due {} UTC (paused: {})", output::time(due), t.status),
+    };
+    if let Some(due) = t.sla_due_at {
+        writeln!(
+            out,
+            "SLA:       first response {}",
+            clock(due, t.first_response_at)
+        )?;
+    }
+    if let Some(due) = t.resolution_due_at {
+        writeln!(out, "           resolution {}", clock(due, t.resolved_at))?;
+    }
+    if let Some(state) = t.escalation {
+        let what = match state {
+            EscalationState::Marked => {
+                "marked for escalation (`helpdesk escalate NUMBER` confirms)"
+            }
+            EscalationState::Pending => "escalation pending (`helpdesk escalate --retry` retries)",
+            EscalationState::Escalated => "escalated",
+            EscalationState::Dismissed => "escalation declined",
+        };
+        writeln!(
+            out,
+            "Escalation: {what}: {}",
+            t.escalation_reason.as_deref().unwrap_or("")
+        )?;
+    }
+    if let Some(u) = &t.escalation_url {
+        writeln!(out, "Issue:     {u}")?;
     }
     if let Some(l) = &t.linked_ticket {
         writeln!(out, "Linked:    {l}")?;

@@ -7,5 +7,6 @@ pub mod ingest;
 pub mod loops;
 pub mod parse;
 pub mod quotes;
+pub mod rules;
 pub mod sanitize;
 pub mod source;

@@ -39,3 +39,34 @@ pub fn for_ticket(conn: &Connection, ticket_id: i64) -> Result<Vec<EventRow>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// `analysed` events after the event id `after`: (event id, ticket id), oldest first.
+pub fn analysed_since(conn: &Connection, after: i64) -> Result<Vec<(i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, ticket_id FROM events WHERE id > ?1 AND kind = 'analysed' ORDER BY id",
+    )?;
+    let rows = stmt.query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every event of every ticket, for export: (ticket id, event, message row id).
+pub fn all(
+    conn: &Connection,
+    each: &mut dyn FnMut(i64, EventRow, Option<i64>) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("SELECT ticket_id, at, kind, detail, message_id FROM events ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        each(
+            r.get(0)?,
+            EventRow {
+                at: r.get(1)?,
+                kind: r.get(2)?,
+                detail: r.get(3)?,
+            },
+            r.get(4)?,
+        )?;
+    }
+    Ok(())
+}

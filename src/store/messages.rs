@@ -541,3 +541,67 @@ pub fn count_in_state(conn: &Connection, state: DraftState) -> Result<i64> {
         .prepare_cached("SELECT count(*) FROM drafts WHERE state = ?1")?
         .query_row([state], |r| r.get(0))?)
 }
+
+/// The newest inbound message of a ticket (the one a reply answers).
+pub fn latest_inbound(conn: &Connection, ticket_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM messages WHERE ticket_id = ?1 AND direction = 'inbound'
+             ORDER BY coalesce(sent_at, stored_at) DESC, id DESC LIMIT 1",
+        )?
+        .query_row([ticket_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// How many messages the customer side wrote on a ticket (machine mail not counted).
+pub fn customer_turns(conn: &Connection, ticket_id: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM messages
+             WHERE ticket_id = ?1 AND direction = 'inbound' AND class = 'human'",
+        )?
+        .query_row([ticket_id], |r| r.get(0))?)
+}
+
+/// Rejects the ticket's drafts still waiting for review or analysis, with `reason`: a newer
+/// draft replaces them. Returns how many.
+pub fn supersede_pending(
+    conn: &Connection,
+    ticket_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE drafts SET state = 'rejected', reject_reason = ?2, updated_at = ?3
+             WHERE ticket_id = ?1 AND state IN ('new', 'drafted', 'analysis_failed')",
+        )?
+        .execute(params![ticket_id, reason, now])?)
+}
+
+/// A reply written without analysis (e.g. the escalation notice), ready for review.
+pub fn insert_drafted(
+    conn: &Connection,
+    ticket_id: i64,
+    reply_to: Option<i64>,
+    body: &str,
+    now: i64,
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO drafts (ticket_id, reply_to_message, state, body, created_at, updated_at)
+         VALUES (?1, ?2, 'drafted', ?3, ?4, ?4)",
+    )?
+    .execute(params![ticket_id, reply_to, body, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The analysis JSON of the ticket's newest analysed draft.
+pub fn latest_analysis(conn: &Connection, ticket_id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT analysis_json FROM drafts WHERE ticket_id = ?1 AND analysis_json IS NOT NULL
+             ORDER BY updated_at DESC, id DESC LIMIT 1",
+        )?
+        .query_row([ticket_id], |r| r.get(0))
+        .optional()?)
+}

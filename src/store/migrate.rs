@@ -39,8 +39,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 6,
+        name: "sla_escalation",
+        sql: include_str!("migrations/006_sla_escalation.sql"),
+    },
+    Migration {
+        version: 7,
         name: "outbox",
-        sql: include_str!("migrations/006_outbox.sql"),
+        sql: include_str!("migrations/007_outbox.sql"),
     },
 ];
 

@@ -6,12 +6,14 @@
 //! `BEGIN IMMEDIATE` transactions and wait for each other instead of failing.
 
 mod error;
+pub mod escalations;
 pub mod events;
 pub mod messages;
 mod migrate;
 pub mod outbox;
 pub mod search;
 pub mod states;
+pub mod stats;
 pub mod sync;
 pub mod tickets;
 
@@ -22,7 +24,9 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
-pub use states::{Direction, DraftState, MessageClass, OutboxKind, OutboxState, TicketStatus};
+pub use states::{
+    Direction, DraftState, EscalationState, MessageClass, OutboxKind, OutboxState, TicketStatus,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -101,6 +101,16 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Where a ticket's escalation stands (store::escalations).
+    EscalationState {
+        Marked => "marked",
+        Pending => "pending",
+        Escalated => "escalated",
+        Dismissed => "dismissed",
+    }
+);
+
 impl MessageClass {
     /// Machine-sent mail: never acknowledged, never drafted automatically.
     pub fn is_automatic(self) -> bool {

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, StoreError, TicketStatus};
+use super::{EscalationState, Result, StoreError, TicketStatus};
 
 /// A ticket as stored, with its message count.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +24,33 @@ pub struct TicketRow {
     pub updated_at: i64,
     pub last_inbound_at: Option<i64>,
     pub closed_at: Option<i64>,
+    pub summary: Option<String>,
+    /// When the SLA clocks started (the customer's first or reopening message).
+    pub sla_start_at: Option<i64>,
+    /// When the first response is due.
+    pub sla_due_at: Option<i64>,
+    pub resolution_due_at: Option<i64>,
+    pub first_response_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    /// marked, pending, escalated or dismissed (see store::escalations).
+    pub escalation: Option<EscalationState>,
+    pub escalation_reason: Option<String>,
+    pub escalation_url: Option<String>,
+}
+
+impl TicketRow {
+    /// The next SLA deadline while the ticket is in our court (open): the first response until
+    /// it is given, then the resolution. The same rule as [`NEXT_DUE`].
+    pub fn next_due(&self) -> Option<i64> {
+        if self.status != TicketStatus::Open {
+            return None;
+        }
+        self.first_response_at
+            .is_none()
+            .then_some(self.sla_due_at)
+            .flatten()
+            .or(self.resolution_due_at)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,8 +79,17 @@ const SELECT: &str = "SELECT t.id, t.number, t.status, t.priority, t.category, t
         t.requester_name, t.subject,
         (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id),
         t.flagged, t.review_reason, (SELECT l.number FROM tickets l WHERE l.id = t.linked_ticket_id),
-        t.created_at, t.updated_at, t.last_inbound_at, t.closed_at
-    FROM tickets t";
+        t.created_at, t.updated_at, t.last_inbound_at, t.closed_at,
+        t.summary, t.sla_start_at, t.sla_due_at, t.resolution_due_at, t.first_response_at,
+        t.resolved_at, e.state, e.reason, t.escalation_url
+    FROM tickets t LEFT JOIN escalations e ON e.ticket_id = t.id";
+
+/// The next SLA deadline of a ticket in our court, far in the future for the others: written
+/// exactly as the index `tickets_sla_order` (migration 006) so that the planner uses it.
+pub const NEXT_DUE: &str = "coalesce(CASE WHEN t.status = 'open'
+                  THEN coalesce(CASE WHEN t.first_response_at IS NULL THEN t.sla_due_at END,
+                                t.resolution_due_at) END,
+             9223372036854775807)";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
     Ok(TicketRow {
@@ -75,6 +111,15 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
         updated_at: r.get(13)?,
         last_inbound_at: r.get(14)?,
         closed_at: r.get(15)?,
+        summary: r.get(16)?,
+        sla_start_at: r.get(17)?,
+        sla_due_at: r.get(18)?,
+        resolution_due_at: r.get(19)?,
+        first_response_at: r.get(20)?,
+        resolved_at: r.get(21)?,
+        escalation: r.get(22)?,
+        escalation_reason: r.get(23)?,
+        escalation_url: r.get(24)?,
     })
 }
 
@@ -156,22 +201,113 @@ fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketState> {
     })
 }
 
-/// Which tickets to list, newest activity first.
+/// Which tickets to list, and in which order.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub status: Option<TicketStatus>,
     pub limit: Option<u32>,
     pub offset: u32,
+    /// With no status given, leave out noise and spam (the default views).
+    pub hide_filtered: bool,
+    pub order: Order,
+    /// Only tickets in our court whose next deadline is before this (overdue: now).
+    pub due_before: Option<i64>,
+    /// Only tickets in our court whose next deadline is at or after this.
+    pub due_from: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Newest activity first.
+    #[default]
+    Activity,
+    /// Next SLA deadline first (overdue at the top), then the rest by activity.
+    Due,
+}
+
+const WHERE: &str = "WHERE (?1 IS NULL OR t.status = ?1)
+           AND (?1 IS NOT NULL OR ?4 = 0 OR t.status NOT IN ('noise', 'spam'))";
+
+/// The deadline conditions; `?5` and `?6` appear either way so the parameters stay the same.
+fn due_clause(filter: &ListFilter) -> String {
+    let mut w = String::new();
+    match filter.due_before {
+        Some(_) => w.push_str(&format!(" AND {NEXT_DUE} < ?5")),
+        None => w.push_str(" AND ?5 IS NULL"),
+    }
+    match filter.due_from {
+        Some(_) => w.push_str(&format!(
+            " AND {NEXT_DUE} >= ?6 AND {NEXT_DUE} < 9223372036854775807"
+        )),
+        None => w.push_str(" AND ?6 IS NULL"),
+    }
+    w
+}
+
+fn list_sql(filter: &ListFilter) -> String {
+    let order = match filter.order {
+        Order::Activity => "t.updated_at DESC, t.id DESC".to_owned(),
+        Order::Due => format!("{NEXT_DUE}, t.updated_at DESC, t.id DESC"),
+    };
+    format!(
+        "{SELECT} {WHERE}{} ORDER BY {order} LIMIT ?2 OFFSET ?3",
+        due_clause(filter)
+    )
 }
 
 pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<TicketRow>> {
     let limit = filter.limit.map_or(-1, i64::from);
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE (?1 IS NULL OR t.status = ?1)
-         ORDER BY t.updated_at DESC, t.id DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    let rows = stmt.query_map(params![filter.status, limit, filter.offset], row)?;
+    let mut stmt = conn.prepare_cached(&list_sql(filter))?;
+    let rows = stmt.query_map(
+        params![
+            filter.status,
+            limit,
+            filter.offset,
+            filter.hide_filtered,
+            filter.due_before,
+            filter.due_from
+        ],
+        row,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// SQLite's plan for [`list`] with this filter, one step a line (for tests and benchmarks).
+pub fn explain_list(conn: &Connection, filter: &ListFilter) -> Result<String> {
+    let limit = filter.limit.map_or(-1, i64::from);
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", list_sql(filter)))?;
+    let rows = stmt.query_map(
+        params![
+            filter.status,
+            limit,
+            filter.offset,
+            filter.hide_filtered,
+            filter.due_before,
+            filter.due_from
+        ],
+        |r| r.get::<_, String>(3),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
+}
+
+/// How many tickets [`list`] would give without limit and offset.
+pub fn count_filtered(conn: &Connection, filter: &ListFilter) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM tickets t {WHERE}{} AND ?2 IS NULL AND ?3 IS NULL",
+            due_clause(filter)
+        ))?
+        .query_row(
+            params![
+                filter.status,
+                None::<i64>,
+                None::<i64>,
+                filter.hide_filtered,
+                filter.due_before,
+                filter.due_from
+            ],
+            |r| r.get(0),
+        )?)
 }
 
 pub fn count(conn: &Connection) -> Result<i64> {
@@ -197,7 +333,9 @@ pub fn set_status(
         .query_row([id], |r| r.get(0))?;
     conn.prepare_cached(
         "UPDATE tickets SET status = ?2, updated_at = ?3,
-             closed_at = CASE WHEN ?2 = 'closed' THEN ?3 ELSE NULL END
+             closed_at = CASE WHEN ?2 = 'closed' THEN ?3 ELSE NULL END,
+             resolved_at = CASE WHEN ?2 IN ('resolved', 'closed') THEN coalesce(resolved_at, ?3)
+                           ELSE NULL END
          WHERE id = ?1",
     )?
     .execute(params![id, status, now])?;
@@ -268,9 +406,12 @@ pub struct AnalysisFields<'a> {
 }
 
 pub fn set_analysis(conn: &Connection, id: i64, a: &AnalysisFields<'_>, now: i64) -> Result<()> {
+    // A priority or category pinned by a rule or by hand stays.
     conn.prepare_cached(
-        "UPDATE tickets SET category = ?2, priority = ?3, language = ?4, sentiment = ?5,
-             summary = ?6, updated_at = max(updated_at, ?7) WHERE id = ?1",
+        "UPDATE tickets SET category = CASE WHEN category_pinned THEN category ELSE ?2 END,
+             priority = CASE WHEN priority_pinned THEN priority ELSE ?3 END,
+             language = ?4, sentiment = ?5, summary = ?6, updated_at = max(updated_at, ?7)
+         WHERE id = ?1",
     )?
     .execute(params![
         id,
@@ -322,7 +463,7 @@ pub fn ack_pending(conn: &Connection) -> Result<Vec<i64>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The admin's priority; returns the old one.
+/// Sets the priority and pins it (analysis no longer changes it). Returns the previous one.
 pub fn set_priority(
     conn: &Connection,
     id: i64,
@@ -332,12 +473,15 @@ pub fn set_priority(
     let old: Option<String> = conn
         .prepare_cached("SELECT priority FROM tickets WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?;
-    conn.prepare_cached("UPDATE tickets SET priority = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, priority, now])?;
+    conn.prepare_cached(
+        "UPDATE tickets SET priority = ?2, priority_pinned = 1, updated_at = max(updated_at, ?3)
+         WHERE id = ?1",
+    )?
+    .execute(params![id, priority, now])?;
     Ok(old)
 }
 
-/// The admin's category; returns the old one.
+/// Sets the category and pins it. Returns the previous one.
 pub fn set_category(
     conn: &Connection,
     id: i64,
@@ -347,7 +491,50 @@ pub fn set_category(
     let old: Option<String> = conn
         .prepare_cached("SELECT category FROM tickets WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?;
-    conn.prepare_cached("UPDATE tickets SET category = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, category, now])?;
+    conn.prepare_cached(
+        "UPDATE tickets SET category = ?2, category_pinned = 1, updated_at = max(updated_at, ?3)
+         WHERE id = ?1",
+    )?
+    .execute(params![id, category, now])?;
     Ok(old)
+}
+
+/// What the SLA clocks of a ticket depend on: (start, priority).
+pub fn sla_inputs(conn: &Connection, id: i64) -> Result<(Option<i64>, Option<String>)> {
+    Ok(conn
+        .prepare_cached("SELECT sla_start_at, priority FROM tickets WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Stores when the clocks started and when the first response and resolution are due.
+pub fn set_sla(
+    conn: &Connection,
+    id: i64,
+    start: i64,
+    first_response_due: i64,
+    resolution_due: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE tickets SET sla_start_at = ?2, sla_due_at = ?3, resolution_due_at = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![id, start, first_response_due, resolution_due])?;
+    Ok(())
+}
+
+/// Open or waiting tickets whose due times were never computed (stored before migration 006).
+pub fn missing_sla(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM tickets WHERE status IN ('open', 'waiting') AND sla_due_at IS NULL
+         ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Stores the URL of the ticket's escalation issue.
+pub fn set_escalation_url(conn: &Connection, id: i64, url: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE tickets SET escalation_url = ?2 WHERE id = ?1")?
+        .execute(params![id, url])?;
+    Ok(())
 }

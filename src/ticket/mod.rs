@@ -2,6 +2,8 @@
 //! we mint, subject normalization and threading (MAIL-RULES C3).
 
 pub mod number;
+pub mod sla;
+pub mod status;
 pub mod subject;
 pub mod threading;
 pub mod token;

@@ -945,6 +945,15 @@ mod tests {
             updated_at: 0,
             last_inbound_at: None,
             closed_at: None,
+            summary: None,
+            sla_start_at: None,
+            sla_due_at: None,
+            resolution_due_at: None,
+            first_response_at: None,
+            resolved_at: None,
+            escalation: None,
+            escalation_reason: None,
+            escalation_url: None,
         }
     }
 

@@ -178,15 +178,16 @@ pub fn perform_with(
                 let rows = tickets::list(
                     s.store.conn(),
                     &tickets::ListFilter {
-                        status: app.filter,
                         limit: Some(limit),
                         offset,
+                        ..list_filter(app.filter)
                     },
                 )?;
                 queue.extend(app.page_loaded(offset, rows));
             }
             Effect::Reload => {
-                let total = tickets::count_with(s.store.conn(), app.filter)?.max(0) as u32;
+                let total = tickets::count_filtered(s.store.conn(), &list_filter(app.filter))?
+                    .max(0) as u32;
                 app.list_reset(total);
                 queue.push(Effect::LoadPage {
                     offset: 0,
@@ -210,16 +211,17 @@ pub fn perform_with(
                     // The ticket under the cursor stays under it when a change moved it in the
                     // list order (and is still within the loaded window).
                     let keep = app.current();
-                    let total = tickets::count_with(s.store.conn(), app.filter)?.max(0) as u32;
+                    let total = tickets::count_filtered(s.store.conn(), &list_filter(app.filter))?
+                        .max(0) as u32;
                     app.total = total;
                     app.selected = app.selected.min(total.saturating_sub(1));
                     let offset = app.offset.min(app.selected);
                     let rows = tickets::list(
                         s.store.conn(),
                         &tickets::ListFilter {
-                            status: app.filter,
                             limit: Some(app::PAGE),
                             offset,
+                            ..list_filter(app.filter)
                         },
                     )?;
                     if let Some(i) = keep.and_then(|id| rows.iter().position(|t| t.id == id)) {
@@ -346,9 +348,20 @@ fn refresh_counts(store: &Store, app: &mut App) -> crate::store::Result<()> {
     Ok(())
 }
 
+/// The list the review screen shows: next SLA deadline first; noise and spam only when the
+/// status filter asks for them.
+pub fn list_filter(status: Option<crate::store::TicketStatus>) -> tickets::ListFilter {
+    tickets::ListFilter {
+        status,
+        hide_filtered: true,
+        order: tickets::Order::Due,
+        ..Default::default()
+    }
+}
+
 /// A model with the first page and the first ticket loaded.
 pub fn start(store: &mut Store, now: i64) -> crate::store::Result<App> {
-    let total = tickets::count(store.conn())?.max(0) as u32;
+    let total = tickets::count_filtered(store.conn(), &list_filter(None))?.max(0) as u32;
     let mut app = App::new(total, now);
     perform(
         store,

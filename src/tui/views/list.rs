@@ -5,7 +5,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::{Theme, age};
-use crate::store::TicketStatus;
+use crate::store::{EscalationState, TicketStatus};
+use crate::ticket::sla;
 use crate::tui::app::{App, Pane};
 use crate::tui::widgets::safe_text::span;
 
@@ -19,11 +20,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
         frame.render_widget(ratatui::widgets::Paragraph::new(text).block(block), area);
         return;
     }
-    // Columns give way in order when the pane is narrow: FROM first, then PRI and AGE; the
-    // number and the subject always stay whole.
+    // Columns give way in order when the pane is narrow: FROM first (narrower below 90), then
+    // PRI and AGE, then SLA; the number and the subject always stay whole.
     let inner = area.width.saturating_sub(2);
-    let with_from = inner >= 67;
-    let with_extras = inner >= 48;
+    let with_from = inner >= 72;
+    let from_width = if inner >= 90 { 18 } else { 14 };
+    let with_extras = inner >= 53;
+    let with_sla = inner >= 40;
     let rows: Vec<Row<'_>> = app
         .page
         .iter()
@@ -39,7 +42,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
             let picked = app.selection.contains(&t.id);
             let flag = if picked {
                 "*"
-            } else if t.flagged {
+            } else if t.flagged || t.escalation == Some(EscalationState::Marked) {
                 "!"
             } else {
                 " "
@@ -67,6 +70,21 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
                 )));
             }
             cells.push(Cell::from(span(t.status.as_str(), status_style)));
+            if with_sla {
+                cells.push(match t.next_due() {
+                    Some(due) => {
+                        let style = match sla::urgency(app.now, t.sla_start_at, due) {
+                            sla::Urgency::Overdue => {
+                                theme.fg(theme.error).add_modifier(Modifier::BOLD)
+                            }
+                            sla::Urgency::Soon => theme.fg(theme.warn),
+                            sla::Urgency::Later => Style::new(),
+                        };
+                        Cell::from(span(&sla::left(app.now, due), style))
+                    }
+                    None => Cell::from(""),
+                });
+            }
             if with_extras {
                 cells.push(Cell::from(span(prio, prio_style)));
             }
@@ -85,12 +103,16 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
     }
     widths.push(Constraint::Length(7));
     header.push("STATUS");
+    if with_sla {
+        widths.push(Constraint::Length(4));
+        header.push("SLA");
+    }
     if with_extras {
         widths.push(Constraint::Length(4));
         header.push("PRI");
     }
     if with_from {
-        widths.push(Constraint::Length(18));
+        widths.push(Constraint::Length(from_width));
         header.push("FROM");
     }
     widths.push(Constraint::Fill(1));

@@ -3,6 +3,7 @@
 mod draft;
 mod help;
 mod list;
+pub mod stats;
 mod thread;
 
 use ratatui::Frame;

@@ -1,4 +1,4 @@
--- 006: what the outbox needs for exactly-once delivery, and the acknowledgment decision.
+-- 007: what the outbox needs for exactly-once delivery, and the acknowledgment decision.
 --
 -- smtp_accepted_at is committed the moment the SMTP server accepts a message, before anything
 -- else happens: a row found in state 'sending' with it set was delivered and is never sent
