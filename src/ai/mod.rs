@@ -5,7 +5,9 @@
 
 pub mod analysis;
 pub mod classifier;
+pub mod escalation;
 pub mod offline;
+pub mod templates;
 
 pub use analysis::Analysis;
 
@@ -37,13 +39,18 @@ pub fn analyse_pending(
             Some(m) => messages::text_of(store.conn(), m)?,
             None => (t.subject.clone(), String::new()),
         };
-        let a = drafter.analyse(&offline::Turn {
+        let similar =
+            store::search::similar_resolved_reply(store.conn(), &format!("{subject}\n{text}"))?;
+        let mut a = drafter.analyse(&offline::Turn {
             number: &t.number,
             requester_name: t.requester.name.as_deref(),
             subject: &subject,
             text: &text,
             signature,
         });
+        if let Some((number, reply)) = &similar {
+            offline::suggest_similar(&mut a, number, reply);
+        }
         let json = serde_json::to_string(&a).expect("an analysis serializes");
         let at = now();
         let tx = store.write()?;
