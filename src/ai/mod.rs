@@ -12,11 +12,13 @@
 pub mod analysis;
 pub mod checks;
 pub mod classifier;
+pub mod escalation;
 pub mod offline;
 pub mod openai;
 pub mod partial;
 pub mod prompt;
 mod stage;
+pub mod templates;
 
 pub use analysis::Analysis;
 pub use stage::{Engine, StageError, StageEvent, analyse_pending_async};
@@ -107,7 +109,13 @@ pub fn analyse_pending(
     let mut report = AnalyseReport::default();
     for (i, (draft_id, ticket_id, message)) in pending.into_iter().enumerate() {
         let turn = prompt::load_turn(store.conn(), draft_id, ticket_id, message, 0)?;
-        let outcome = offline_outcome(drafter, &turn, options);
+        // The reply of a resolved ticket the customer's text closely resembles, as a
+        // suggestion in the steps (never in the reply itself).
+        let similar = store::search::similar_resolved_reply(
+            store.conn(),
+            &format!("{}\n{}", turn.subject, turn.text),
+        )?;
+        let outcome = offline_outcome(drafter, &turn, options, similar.as_ref());
         let tx = store.write()?;
         report.add(&store_outcome(&tx, &turn, &outcome, now())?);
         Store::commit(tx)?;
@@ -121,14 +129,18 @@ pub fn offline_outcome(
     drafter: &offline::OfflineDrafter,
     turn: &TurnContext,
     options: &StageOptions,
+    similar: Option<&(String, String)>,
 ) -> Outcome {
-    let a = drafter.analyse(&offline::Turn {
+    let mut a = drafter.analyse(&offline::Turn {
         number: &turn.number,
         requester_name: turn.requester_name.as_deref(),
         subject: &turn.subject,
         text: &turn.text,
         signature: &options.signature,
     });
+    if let Some((number, reply)) = similar {
+        offline::suggest_similar(&mut a, number, reply);
+    }
     checked(Outcome::Analysed(a), turn, options)
 }
 

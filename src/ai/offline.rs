@@ -4,13 +4,14 @@
 //! patterns in English, French, German and Spanish. The reply is a template of
 //! assets/templates filled with the ticket's details, steps and questions.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::analysis::Analysis;
-use super::classifier::NaiveBayes;
+use super::classifier::{LinearModel, Sample, Settings, Vectorizer, balanced_weights};
+use super::escalation;
+use super::templates::{Fill, Templates, category_key};
 
 pub const TRAIN: &str = include_str!("../../assets/classifier/train.tsv");
 
@@ -47,23 +48,6 @@ pub fn examples(tsv: &str) -> Result<Vec<Example>, String> {
         })
         .collect()
 }
-
-/// Explicit requests for a person, by language (the issue's examples and their kin).
-static HUMAN_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)
-        \b(real|actual|live|human)\s+(person|human|being|agent|people|support|representative)\b
-        | \b(talk|speak|chat)\s+(to|with)\s+(a|an|someone|somebody|your|the)?\s*(human|person|manager|supervisor|agent|representative|real)\b
-        | \b(escalate|escalation)\b | \bnot\s+(a|an|with\s+a|another)\s+(bot|robot|machine|ai)\b
-        | \bescalad | \bsupport\s+humain | \b(parler|discuter)\s+(à|a|avec)\s+(un|une|quelqu)
-        | \b(un|une)\s+(humain|personne\s+réelle|vraie\s+personne|conseiller|responsable)\b
-        | \bmitarbeiter | \bmenschen\b | \becht(e|en)\s+person | \bvorgesetzt | \beskalier
-        | \bhablar\s+con\s+(una|un|alguien|el|la) | \b(persona|agente)\s+(real|humano|humana)\b
-        | \bescalar\b | \bsupervisor\b | \bhumano\b
-        ",
-    )
-    .expect("human-request regex")
-});
 
 /// Thanks and greetings that noise begins with or consists of.
 static GREETING: LazyLock<Regex> = LazyLock::new(|| {
@@ -131,79 +115,17 @@ const POSITIVE: &[&str] = &[
     "perfecto",
 ];
 
-/// Templates and lists from assets/templates, by (category key, language).
-pub struct Templates {
-    texts: HashMap<(String, String), String>,
-    steps: HashMap<(String, String), Vec<String>>,
-    questions: HashMap<(String, String), Vec<String>>,
-}
-
-static TEMPLATE_DIR: include_dir::Dir<'_> =
-    include_dir::include_dir!("$CARGO_MANIFEST_DIR/assets/templates");
-
-fn category_key(category: &str) -> &'static str {
-    match category {
-        "Billing" => "billing",
-        "Technical" => "technical",
-        "Login/Access" => "login",
-        "Feature Request" => "feature",
-        "General Inquiry" => "general",
-        _ => "other",
-    }
-}
-
-impl Templates {
-    pub fn bundled() -> Templates {
-        let mut texts = HashMap::new();
-        for f in TEMPLATE_DIR.files() {
-            let name = f.path().file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if let Some(stem) = name.strip_suffix(".txt")
-                && let Some((key, lang)) = stem.split_once('.')
-            {
-                texts.insert(
-                    (key.to_owned(), lang.to_owned()),
-                    f.contents_utf8().unwrap_or("").to_owned(),
-                );
-            }
-        }
-        let list = |name: &str| {
-            let mut map: HashMap<(String, String), Vec<String>> = HashMap::new();
-            if let Some(text) = TEMPLATE_DIR.get_file(name).and_then(|f| f.contents_utf8()) {
-                for line in text.lines().skip(1) {
-                    let c: Vec<&str> = line.splitn(3, '\t').collect();
-                    if c.len() == 3 {
-                        map.entry((category_key(c[0].trim()).to_owned(), c[1].trim().to_owned()))
-                            .or_default()
-                            .push(c[2].trim().to_owned());
-                    }
-                }
-            }
-            map
-        };
-        Templates {
-            texts,
-            steps: list("steps.tsv"),
-            questions: list("questions.tsv"),
-        }
-    }
-
-    fn text(&self, key: &str, lang: &str) -> &str {
-        self.texts
-            .get(&(key.to_owned(), lang.to_owned()))
-            .or_else(|| self.texts.get(&(key.to_owned(), "en".to_owned())))
-            .map_or(
-                "Hi {name},\n\n{summary}\n\n{steps}{questions}{signature}",
-                String::as_str,
-            )
-    }
-}
-
 pub struct OfflineDrafter {
-    category: NaiveBayes,
-    priority: NaiveBayes,
-    noise: NaiveBayes,
+    vectorizer: Vectorizer,
+    category: LinearModel,
+    priority: LinearModel,
+    noise: LinearModel,
+    escalation: LinearModel,
     templates: Templates,
 }
+
+/// The escalation model flags a request for a person from this probability on.
+const ESCALATION_THRESHOLD: f64 = 0.5;
 
 /// What the drafter reads of a ticket.
 #[derive(Debug, Clone, Default)]
@@ -222,30 +144,73 @@ impl OfflineDrafter {
         Ok(OfflineDrafter::train(&examples(TRAIN)?))
     }
 
+    /// Trains the four models on one shared vectorizer. Every model weighs its examples so that
+    /// each (language, label) cell counts the same: English rows outnumber the others, and an
+    /// escalation model that saw German asking for a person more often than English flagged
+    /// ordinary German mail.
     pub fn train(rows: &[Example]) -> OfflineDrafter {
+        let (vectorizer, vectors) = Vectorizer::fit_transform(rows.iter().map(|r| r.text.as_str()));
         let yn = |b: bool| if b { "yes" } else { "no" };
+        let quick = Settings {
+            epochs: 6,
+            ..Settings::default()
+        };
+        let model = |label: &dyn Fn(&Example) -> Option<&str>, settings: Settings| {
+            let picked: Vec<(usize, &str)> = rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| label(r).map(|l| (i, l)))
+                .collect();
+            let cells: Vec<(&str, &str)> = picked
+                .iter()
+                .map(|&(i, l)| (rows[i].language.as_str(), l))
+                .collect();
+            let weights = balanced_weights(&cells);
+            let samples: Vec<Sample<'_>> = picked
+                .iter()
+                .zip(weights)
+                .map(|(&(i, l), weight)| Sample {
+                    label: l,
+                    vector: &vectors[i],
+                    weight,
+                })
+                .collect();
+            LinearModel::train(&samples, settings)
+        };
         OfflineDrafter {
-            category: NaiveBayes::train(
-                rows.iter()
-                    .filter(|r| !r.noise)
-                    .map(|r| (r.category.as_str(), r.text.as_str())),
+            category: model(
+                &|r| (!r.noise).then_some(r.category.as_str()),
+                Settings::default(),
             ),
-            priority: NaiveBayes::train(
-                rows.iter().map(|r| (r.priority.as_str(), r.text.as_str())),
+            // Priority is not measured against a target and noise is gated by rules first:
+            // half the epochs keep start-up short.
+            priority: model(&|r| Some(r.priority.as_str()), quick),
+            noise: model(&|r| Some(yn(r.noise)), quick),
+            escalation: model(
+                &|r| (!r.noise).then_some(yn(r.escalate)),
+                Settings::default(),
             ),
-            noise: NaiveBayes::train(rows.iter().map(|r| (yn(r.noise), r.text.as_str()))),
-            templates: Templates::bundled(),
+            vectorizer,
+            templates: Templates::bundled()
+                .expect("the bundled templates parse (a unit test of ai::templates checks)"),
         }
     }
 
     pub fn category(&self, text: &str) -> (String, f64) {
-        self.category.best(text)
+        self.category.best(&self.vectorizer.vector(text))
     }
 
-    /// Phrase patterns only: the naive Bayes escalation model leaned on language (German rows
-    /// asked for a person more often in training) and flagged ordinary German mail.
+    /// How likely the escalation model finds that the text asks for a person.
+    pub fn escalation_probability(&self, text: &str) -> f64 {
+        self.escalation
+            .probability(&self.vectorizer.vector(text), "yes")
+    }
+
+    /// An explicit request for a person: a phrase pattern ([`escalation::explicit_request`])
+    /// or the escalation model.
     pub fn wants_human(&self, text: &str) -> bool {
-        HUMAN_REQUEST.is_match(text) && !text.to_lowercase().contains("human error")
+        escalation::explicit_request(text).is_some()
+            || self.escalation_probability(text) >= ESCALATION_THRESHOLD
     }
 
     /// A short message of thanks or greeting with no question and no request verb, that the
@@ -256,11 +221,7 @@ impl OfflineDrafter {
         if words > 25 || text.contains('?') || REQUEST.is_match(text) || !GREETING.is_match(text) {
             return false;
         }
-        self.noise
-            .predict(text)
-            .into_iter()
-            .find(|(l, _)| l == "yes")
-            .is_some_and(|x| x.1 > 0.8)
+        self.noise.probability(&self.vectorizer.vector(text), "yes") > 0.8
     }
 
     pub fn analyse(&self, t: &Turn<'_>) -> Analysis {
@@ -270,59 +231,44 @@ impl OfflineDrafter {
             l @ ("en" | "fr" | "de" | "es") => l.to_owned(),
             _ => "en".to_owned(),
         };
-        let (category, cat_p) = self.category(&text);
-        let (priority, _) = self.priority.best(&text);
-        let escalate = self.wants_human(&text);
+        let v = self.vectorizer.vector(&text);
+        let (category, cat_p) = self.category.best(&v);
+        let (priority, _) = self.priority.best(&v);
+        let asked = escalation::explicit_request(&text);
+        let escalate =
+            asked.is_some() || self.escalation.probability(&v, "yes") >= ESCALATION_THRESHOLD;
         let noise = !escalate && self.is_noise(&text);
         let sentiment = sentiment(&text);
         let summary = summary(t.subject, t.text);
         let key = category_key(&category);
-        let pick = |map: &HashMap<(String, String), Vec<String>>, n: usize| -> Vec<String> {
-            map.get(&(key.to_owned(), lang.clone()))
-                .or_else(|| map.get(&(key.to_owned(), "en".to_owned())))
-                .map(|v| v.iter().take(n).cloned().collect())
-                .unwrap_or_default()
-        };
-        let steps = if matches!(key, "technical" | "login") {
-            pick(&self.templates.steps, 3)
-        } else {
+        // Steps only where there is something to try; questions only for what the text does
+        // not already say.
+        let steps = if escalate {
             Vec::new()
-        };
-        let questions = if t.text.split_whitespace().count() < 60 {
-            pick(&self.templates.questions, 2)
         } else {
-            Vec::new()
+            self.templates.steps(key, &lang, 3)
         };
-        let template = if escalate {
-            self.templates.text("escalation", &lang)
-        } else {
-            self.templates.text(key, &lang)
-        };
-        let block = |items: &[String]| {
-            if items.is_empty() {
-                String::new()
-            } else {
-                items
-                    .iter()
-                    .map(|s| format!("- {s}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-                    + "\n"
-            }
-        };
+        let questions = self.templates.questions(key, &lang, &text, 3);
+        let template = self
+            .templates
+            .text(if escalate { "escalation" } else { key }, &lang);
         let name = t
             .requester_name
             .and_then(|n| n.split_whitespace().next())
             .filter(|n| n.chars().all(char::is_alphabetic))
             .unwrap_or("");
-        let reply = template
-            .replace("{name}", name)
-            .replace("{ticket}", t.number)
-            .replace("{summary}", &summary)
-            .replace("{steps}", &block(&steps))
-            .replace("{questions}", &block(&questions))
-            .replace("{signature}", t.signature);
-        let reply = tidy(&reply);
+        let reply = self.templates.render(
+            template,
+            &lang,
+            &Fill {
+                name,
+                ticket: t.number,
+                summary: &summary,
+                steps: &steps,
+                questions: &questions,
+                signature: t.signature,
+            },
+        );
         let confidence = if escalate {
             0.3
         } else {
@@ -341,7 +287,13 @@ impl OfflineDrafter {
             steps,
             reply,
             escalate,
-            escalate_reason: escalate.then(|| "the customer asks for a person".to_owned()),
+            escalate_reason: escalate.then(|| {
+                if asked.is_some() {
+                    "the customer asks for a person".to_owned()
+                } else {
+                    "the escalation model reads a request for a person".to_owned()
+                }
+            }),
             questions,
             noise,
             confidence: (confidence * 100.0).round() / 100.0,
@@ -351,27 +303,34 @@ impl OfflineDrafter {
     }
 }
 
-/// Collapses the blank lines that empty placeholders leave.
-fn tidy(s: &str) -> String {
-    let mut out = String::new();
-    let mut blank = 0;
-    for line in s.trim().lines() {
-        if line.trim().is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
+/// Adds the final reply of a similar resolved ticket to the analysis, clearly marked, as a
+/// suggestion for the reviewer: it goes to the steps, not into the reply to the customer.
+pub fn suggest_similar(a: &mut Analysis, number: &str, reply: &str) {
+    let flat = reply.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut excerpt: String = flat.chars().take(600).collect();
+    if flat.chars().count() > 600 {
+        excerpt.push('…');
     }
-    out
+    a.steps.push(format!(
+        "Similar resolved ticket {number} was answered: “{excerpt}”"
+    ));
 }
 
+/// The language of a text. whatlang is unsure on short mail and takes short Spanish for
+/// Catalan or Galician: an unreliable guess outside the four template languages is checked
+/// again among those four only.
 pub fn language_of(text: &str) -> String {
-    match whatlang::detect(text).map(|i| i.lang()) {
+    use whatlang::Lang::{Deu, Eng, Fra, Spa};
+    let info = whatlang::detect(text);
+    let lang = match info {
+        Some(i) if !i.is_reliable() && ![Eng, Fra, Deu, Spa].contains(&i.lang()) => {
+            whatlang::Detector::with_allowlist(vec![Eng, Fra, Deu, Spa])
+                .detect_lang(text)
+                .or(Some(i.lang()))
+        }
+        other => other.map(|i| i.lang()),
+    };
+    match lang {
         Some(whatlang::Lang::Eng) => "en".into(),
         Some(whatlang::Lang::Fra) => "fr".into(),
         Some(whatlang::Lang::Deu) => "de".into(),

@@ -191,7 +191,7 @@ async fn one(
     let outcome = match engine {
         Engine::Offline(drafter) => {
             let (drafter, turn, options) = (drafter.clone(), turn.clone(), options.clone());
-            tokio::task::spawn_blocking(move || offline_outcome(&drafter, &turn, &options))
+            tokio::task::spawn_blocking(move || offline_outcome(&drafter, &turn, &options, None))
                 .await
                 .unwrap_or_else(|e| Outcome::Failed(format!("the offline drafter failed: {e}")))
         }

@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, args: &Args, store_given: bool) -> Result<()> {
     };
     demo.config.account.address = Some(DEMO_ADDRESS.into());
     demo.config.account.name = "Lumen Cloud Support".into();
-    demo.config.account.signature = Some("Best regards,\nThe Lumen Cloud support team".into());
+    demo.config.account.signature = Some("The Lumen Cloud support team".into());
     if !store_given {
         demo.paths.store = tmp.path().join("demo.sqlite3");
     }

@@ -144,6 +144,8 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
                 .ok()
                 .flatten()
                 .map(|st| st.last_uid)
+                // Nothing stored yet: any mail in the mailbox is new.
+                .or(Some(0))
         });
         sync::wait_for_mail(&waiter_settings, poll, stored)
     });

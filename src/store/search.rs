@@ -1,6 +1,6 @@
 //! Full-text search (FTS5, bm25) over subject, sender and the cleaned text of messages.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
 
@@ -173,9 +173,99 @@ pub fn similar_resolved(
     Ok(out)
 }
 
+/// Words too common to say two requests are alike (English, French, German, Spanish).
+const COMMON: &[&str] = &[
+    "about", "after", "again", "also", "been", "before", "could", "does", "doesn", "from", "have",
+    "hello", "just", "know", "like", "many", "more", "much", "need", "only", "please", "same",
+    "since", "some", "still", "thank", "thanks", "that", "their", "them", "then", "there", "these",
+    "they", "this", "what", "when", "which", "will", "with", "would", "your", "aber", "alle",
+    "auch", "bitte", "dann", "dass", "eine", "einen", "haben", "hallo", "immer", "kann", "mein",
+    "meine", "nach", "nicht", "noch", "oder", "schon", "seit", "sind", "unser", "unsere", "wenn",
+    "wird", "avec", "bonjour", "cette", "dans", "depuis", "elle", "encore", "mais", "merci",
+    "nous", "notre", "pour", "sont", "sur", "tout", "vous", "votre", "ahora", "como", "desde",
+    "esta", "este", "gracias", "hola", "para", "pero", "porque", "puede", "todo", "tengo",
+];
+
+/// Lowercase words of four letters or more that are not [`COMMON`].
+fn keywords(text: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    text.split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 4 && !COMMON.contains(&w.as_str()))
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
+}
+
+/// The final reply of the resolved or closed ticket whose customer wrote the most similar text,
+/// as (ticket number, reply), for the drafter to suggest. Similar means: among the best bm25
+/// matches of the text's keywords, an inbound message that shares at least three of them and a
+/// third of them. The reply is the last outbound message, else the last sent draft.
+pub fn similar_resolved_reply(conn: &Connection, text: &str) -> Result<Option<(String, String)>> {
+    let mut words = keywords(text);
+    // The longest words say the most; a bounded query stays fast on a large store.
+    words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    words.truncate(16);
+    if words.len() < 3 {
+        return Ok(None);
+    }
+    let query = words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.id, t.number, m.subject, m.body_text
+         FROM (SELECT rowid, rank FROM messages_fts WHERE messages_fts MATCH ?1
+               ORDER BY rank LIMIT 50) f
+         JOIN messages m ON m.id = f.rowid JOIN tickets t ON t.id = m.ticket_id
+         WHERE t.status IN ('resolved', 'closed') AND m.direction = 'inbound'
+         ORDER BY f.rank LIMIT 5",
+    )?;
+    let candidates = stmt
+        .query_map([query], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                format!("{} {}", r.get::<_, String>(2)?, r.get::<_, String>(3)?),
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let needed = 3.max(words.len().div_ceil(3));
+    for (ticket, number, their_text) in candidates {
+        let theirs: std::collections::HashSet<String> = keywords(&their_text).into_iter().collect();
+        if words.iter().filter(|w| theirs.contains(*w)).count() < needed {
+            continue;
+        }
+        let reply: Option<String> = conn
+            .prepare_cached(
+                "SELECT body FROM (
+                     SELECT body_text AS body, stored_at AS at, 1 AS sent FROM messages
+                     WHERE ticket_id = ?1 AND direction = 'outbound' AND body_text <> ''
+                     UNION ALL
+                     SELECT body, updated_at, 0 FROM drafts
+                     WHERE ticket_id = ?1 AND state = 'sent' AND body <> '')
+                 ORDER BY at DESC, sent DESC LIMIT 1",
+            )?
+            .query_row([ticket], |r| r.get(0))
+            .optional()?;
+        if let Some(reply) = reply {
+            return Ok(Some((number, reply)));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fts_query;
+    use super::{fts_query, keywords};
+
+    #[test]
+    fn keywords_skip_short_and_common_words_once_each() {
+        assert_eq!(
+            keywords("Please help: the SYNC is stuck, sync stuck since Monday"),
+            ["help", "sync", "stuck", "monday"]
+        );
+    }
 
     #[test]
     fn query_quotes_words_and_prefixes_the_last() {
