@@ -2,6 +2,7 @@
 //! and a small builder for RFC 5322 messages.
 #![allow(dead_code)]
 
+pub mod introspection;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
