@@ -90,7 +90,7 @@ pub fn analysis_job(ctx: &Context) -> Result<Job> {
 }
 
 fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
-    let settings = sync::imap_settings(ctx)?;
+    let mut settings = sync::imap_settings(ctx)?;
     let poll = Duration::from_secs(
         ctx.config
             .imap
@@ -98,11 +98,17 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
             .map_or(60, |c| c.poll_seconds.max(5)),
     );
     let ctx = owned(ctx);
-    let waiter_settings = settings.clone();
+    let waiter_ctx = owned(&ctx);
+    let mut waiter_settings = settings.clone();
     let mut ingest = None;
+    let mut first = true;
     let job: Job = Box::new(move |store: &mut Store, progress: &dyn Fn(u64, u64)| {
         if ingest.is_none() {
             ingest = Some(ctx.ingest(store).map_err(|e| format!("{e:#}"))?);
+        }
+        // OAuth 2 access tokens expire: a fresh one for every pass but the first.
+        if !std::mem::take(&mut first) {
+            sync::refresh_token(&ctx, &mut settings).map_err(|e| format!("{e:#}"))?;
         }
         let ing = ingest.as_ref().expect("set above");
         let r = crate::mail::imap::sync_once(store, ing, &settings, &super::now, &mut |p| {
@@ -126,7 +132,13 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
             )
         })
     });
-    let waiter: Waiter = Box::new(move || sync::wait_for_mail(&waiter_settings, poll));
+    let waiter: Waiter = Box::new(move || {
+        match sync::refresh_token(&waiter_ctx, &mut waiter_settings) {
+            Ok(()) => sync::wait_for_mail(&waiter_settings, poll),
+            // The next pass reports the problem; poll meanwhile.
+            Err(_) => std::thread::sleep(poll),
+        }
+    });
     Ok((job, waiter))
 }
 
