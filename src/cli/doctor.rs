@@ -123,10 +123,14 @@ fn imap_check(ctx: &Context, r: &mut Report) {
                 } else {
                     "no IDLE: polling"
                 };
+                let how = match settings.auth {
+                    imap::Auth::XOAuth2(_) => " with XOAUTH2",
+                    imap::Auth::Password(_) => "",
+                };
                 r.ok(
                     "imap",
                     format!(
-                        "{}@{}:{}: logged in; {} has {} messages ({idle})",
+                        "{}@{}:{}: logged in{how}; {} has {} messages ({idle})",
                         settings.username,
                         settings.host,
                         settings.port,

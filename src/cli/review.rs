@@ -99,7 +99,7 @@ pub fn analysis_job(ctx: &Context) -> Result<Job> {
 }
 
 fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
-    let settings = sync::imap_settings(ctx)?;
+    let mut settings = sync::imap_settings(ctx)?;
     let poll = Duration::from_secs(
         ctx.config
             .imap
@@ -108,12 +108,18 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
     );
     let store_path = ctx.paths.store.clone();
     let ctx = owned(ctx);
-    let waiter_settings = settings.clone();
+    let waiter_ctx = owned(&ctx);
+    let mut waiter_settings = settings.clone();
     let mut ingest = None;
+    let mut first = true;
     let job: Job = Box::new(
         move |store: &mut Store, progress: &dyn Fn(u64, u64), _: &dyn Fn(i64, String)| {
             if ingest.is_none() {
                 ingest = Some(ctx.ingest(store).map_err(|e| format!("{e:#}"))?);
+            }
+            // OAuth 2 access tokens expire: a fresh one for every pass but the first.
+            if !std::mem::take(&mut first) {
+                sync::refresh_token(&ctx, &mut settings).map_err(|e| format!("{e:#}"))?;
             }
             let ing = ingest.as_ref().expect("set above");
             let r = crate::mail::imap::sync_once(store, ing, &settings, &super::now, &mut |p| {
@@ -139,6 +145,12 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
         },
     );
     let waiter: Waiter = Box::new(move || {
+        // The IDLE connection logs in too: with a token valid now.
+        if sync::refresh_token(&waiter_ctx, &mut waiter_settings).is_err() {
+            // The next pass reports the problem; poll meanwhile.
+            std::thread::sleep(poll);
+            return;
+        }
         let stored = Store::open(&store_path).ok().and_then(|s| {
             crate::store::sync::get(s.conn(), &waiter_settings.mailbox)
                 .ok()

@@ -63,6 +63,19 @@ pub fn imap_settings(ctx: &Context) -> Result<ImapSettings> {
     })
 }
 
+/// Before another connection: with `oauth2_token_command`, a token fetched now. Access
+/// tokens expire (Gmail's and Microsoft 365's after about an hour), so what runs for long
+/// (`sync --watch`, the review screen) asks the command again for every connection, as mail
+/// clients do; token helpers cache the token and refresh it when due.
+pub fn refresh_token(ctx: &Context, settings: &mut ImapSettings) -> Result<()> {
+    if let Some(c) = &ctx.config.imap
+        && c.oauth2_token_command.is_some()
+    {
+        settings.auth = imap_auth(ctx, c)?;
+    }
+    Ok(())
+}
+
 fn imap_auth(ctx: &Context, c: &Imap) -> Result<Auth> {
     if let Some(cmd) = &c.oauth2_token_command {
         return Ok(Auth::XOAuth2(secret::from_command(
@@ -261,9 +274,21 @@ fn watch(
             .as_ref()
             .map_or(60, |c| c.poll_seconds.max(5)),
     );
+    let mut settings = settings.clone();
     let mut failures = 0u32;
+    let mut first = true;
     loop {
-        match one_pass(settings, store, ingest) {
+        if !std::mem::take(&mut first)
+            && let Err(e) = refresh_token(ctx, &mut settings)
+        {
+            // The token helper may need the network too: try again later.
+            failures += 1;
+            let wait = Duration::from_secs((5u64 << failures.min(6)).min(300));
+            eprintln!("helpdesk: {e:#}; retrying in {} s", wait.as_secs());
+            std::thread::sleep(wait);
+            continue;
+        }
+        match one_pass(&settings, store, ingest) {
             Ok(r) => {
                 failures = 0;
                 if r.fetched > 0 {
@@ -286,7 +311,12 @@ fn watch(
                 continue;
             }
         }
-        wait_for_mail(settings, poll, None);
+        // The IDLE connection logs in too: with a token valid now.
+        if refresh_token(ctx, &mut settings).is_err() {
+            std::thread::sleep(poll);
+            continue;
+        }
+        wait_for_mail(&settings, poll, None);
     }
 }
 

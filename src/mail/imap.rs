@@ -8,6 +8,7 @@
 //! idempotent by Message-ID, which also makes a UIDVALIDITY reset safe). The `imap` crate is
 //! blocking: callers in async code run this in `spawn_blocking`.
 
+use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -98,12 +99,14 @@ pub enum SyncError {
     #[error("cannot read the CA file {path}: {detail}; check [imap] tls_ca_file")]
     CaFile { path: PathBuf, detail: String },
     #[error(
-        "IMAP login to {host} as {user} was rejected ({detail}); check [imap] username and password_command (or password_env), then run `helpdesk doctor`"
+        "IMAP login to {host} as {user} was rejected ({detail}); {check}, then run `helpdesk doctor`"
     )]
     Login {
         host: String,
         user: String,
         detail: String,
+        /// What to look at, for the kind of credentials used.
+        check: &'static str,
     },
     #[error("the mailbox {mailbox:?} cannot be opened on {host} ({detail}); check [imap] mailbox")]
     Mailbox {
@@ -215,15 +218,57 @@ impl imap::extensions::idle::SetReadTimeout for Conn {
 
 pub type Session = imap::Session<Conn>;
 
+/// SASL XOAUTH2 (Google's and Microsoft's; RFC 7628's error handling).
 struct XOAuth2<'a> {
     user: &'a str,
     token: &'a str,
+    sent: Cell<bool>,
+    /// The server's error after a refused token: a JSON object such as
+    /// `{"status":"invalid_token","schemes":"bearer","scope":"mail"}`.
+    error: RefCell<Option<String>>,
+}
+
+impl<'a> XOAuth2<'a> {
+    fn new(user: &'a str, token: &'a str) -> XOAuth2<'a> {
+        XOAuth2 {
+            user,
+            token,
+            sent: Cell::new(false),
+            error: RefCell::new(None),
+        }
+    }
+
+    /// The status and scope from the server's error, for the message: `token status
+    /// "invalid_token", scope "mail"`.
+    fn server_error(&self) -> Option<String> {
+        let raw = self.error.borrow().clone()?;
+        let json: serde_json::Value = serde_json::from_str(&raw).ok()?;
+        let field = |k: &str| match json.get(k)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        };
+        let mut parts = Vec::new();
+        if let Some(status) = field("status") {
+            parts.push(format!("token status {status:?}"));
+        }
+        if let Some(scope) = field("scope") {
+            parts.push(format!("scope {scope:?}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 impl imap::Authenticator for XOAuth2<'_> {
     type Response = String;
-    fn process(&self, _challenge: &[u8]) -> String {
-        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+    fn process(&self, challenge: &[u8]) -> String {
+        if !self.sent.replace(true) {
+            return format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token);
+        }
+        // A second challenge means the token was refused and carries the reason; the client
+        // must answer it with an empty response (Gmail insists), after which the server says
+        // NO. Sending the token again would be wrong, and a secret sent twice.
+        *self.error.borrow_mut() = Some(String::from_utf8_lossy(challenge).into_owned());
+        String::new()
     }
 }
 
@@ -270,6 +315,9 @@ fn read_line(tcp: &mut TcpStream) -> std::io::Result<String> {
     }
     Ok(String::from_utf8_lossy(&line).into_owned())
 }
+
+const PASSWORD_CHECK: &str = "check [imap] username and password_command (or password_env)";
+const XOAUTH2_CHECK: &str = "check [imap] username (the account the token was issued for) and that oauth2_token_command prints a current access token with the mail scope (tokens expire, often within an hour)";
 
 /// Connects, secures and logs in.
 pub fn connect(s: &ImapSettings) -> Result<Session, SyncError> {
@@ -352,26 +400,27 @@ pub fn connect(s: &ImapSettings) -> Result<Session, SyncError> {
             c
         }
     };
-    let login_err = |e: imap::Error| match e {
+    let login_err = |e: imap::Error, check: &'static str, more: Option<String>| match e {
         imap::Error::No(d) | imap::Error::Bad(d) => SyncError::Login {
             host: s.host.clone(),
             user: s.username.clone(),
-            detail: d,
+            detail: match more {
+                Some(more) => format!("{}; {more}", d.trim()),
+                None => d.trim().to_string(),
+            },
+            check,
         },
         other => lost(other.to_string()),
     };
     let session = match &s.auth {
         Auth::Password(p) => client
             .login(&s.username, p.expose())
-            .map_err(|(e, _)| login_err(e))?,
+            .map_err(|(e, _)| login_err(e, PASSWORD_CHECK, None))?,
         Auth::XOAuth2(token) => {
-            let auth = XOAuth2 {
-                user: &s.username,
-                token: token.expose(),
-            };
+            let auth = XOAuth2::new(&s.username, token.expose());
             client
                 .authenticate("XOAUTH2", &auth)
-                .map_err(|(e, _)| login_err(e))?
+                .map_err(|(e, _)| login_err(e, XOAUTH2_CHECK, auth.server_error()))?
         }
     };
     Ok(session)
@@ -811,12 +860,30 @@ pub fn idle_wait(session: &mut Session, timeout: Duration) -> Result<bool, Strin
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{XOAuth2, uid_set};
+    use imap::Authenticator;
 
     #[test]
     fn uid_sets_are_compressed() {
         assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
         assert_eq!(uid_set(&[42]), "42");
         assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn xoauth2_sends_the_token_once_and_acknowledges_the_error_empty() {
+        let a = XOAuth2::new("support@example.com", "tok");
+        assert_eq!(
+            a.process(b""),
+            "user=support@example.com\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(a.server_error(), None);
+        // Gmail's answer to a stale token.
+        let error = br#"{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}"#;
+        assert_eq!(a.process(error), "");
+        assert_eq!(
+            a.server_error().as_deref(),
+            Some(r#"token status "400", scope "https://mail.google.com/""#)
+        );
     }
 }

@@ -60,12 +60,29 @@ pub struct MailServers {
     conf: PathBuf,
     dovecot: Option<Child>,
     smtp: Option<Child>,
+    options: Options,
+}
+
+/// How to set up the servers; `Options::default()` is what `MailServers::start()` uses.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Also accept OAuth 2 logins (SASL XOAUTH2 and OAUTHBEARER) through Dovecot's `oauth2`
+    /// passdb, which validates each token by POSTing `token=…` to this URL (RFC 7662 token
+    /// introspection; an `Introspection` server). Password logins (PLAIN, LOGIN) keep using
+    /// the passwd-file passdb.
+    pub oauth2_introspection: Option<String>,
 }
 
 impl MailServers {
     /// Starts Dovecot and the SMTP server; panics (with their logs) if either does not come up
     /// within 10 s.
     pub fn start() -> MailServers {
+        MailServers::start_with(Options::default())
+    }
+
+    /// `start` with options, such as an OAuth 2 passdb. A server the options point at (the
+    /// introspection endpoint) must already listen: Dovecot asks it on every OAuth 2 login.
+    pub fn start_with(options: Options) -> MailServers {
         assert_root();
         let (uid, gid) = dovecot_ids();
         let dir = tempfile::Builder::new()
@@ -121,6 +138,7 @@ impl MailServers {
             dir,
             dovecot: None,
             smtp: None,
+            options,
         };
         // A port picked here can, rarely, be taken before the server binds it: pick again then.
         // The SMTP server (Python: the slowest to start) starts while Dovecot does.
@@ -372,6 +390,28 @@ impl MailServers {
     fn write_dovecot_conf(&self, uid: u32, gid: u32) {
         let d = self.dir.path().display();
         let (imap, imaps, lmtp) = (self.imap_port, self.imaps_port, self.lmtp_port);
+        let passwd_file =
+            format!("driver = passwd-file\n  args = scheme=PLAIN username_format=%n {d}/users");
+        let (mechanisms, passdbs) = match &self.options.oauth2_introspection {
+            None => ("plain login", format!("passdb {{\n  {passwd_file}\n}}\n")),
+            Some(url) => {
+                // Each passdb only for its own mechanisms: a password is never sent to the
+                // identity provider, and a token never compared with a password. `none` is
+                // the lookup without a login (LMTP's and doveadm's userdb checks the user
+                // exists through the passdb): without it, no passdb answers and delivery fails.
+                let ext = self.dir.path().join("oauth2.conf.ext");
+                fs::write(&ext, oauth2_conf(url)).unwrap();
+                (
+                    // auth_verbose: why a token was refused, in dovecot.log.
+                    "plain login xoauth2 oauthbearer\nauth_verbose = yes",
+                    format!(
+                        "passdb {{\n  {passwd_file}\n  mechanisms = plain login none\n}}\n\
+                         passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+                        ext.display()
+                    ),
+                )
+            }
+        };
         let conf = format!(
             r#"# A private Dovecot for one test, written by tests/support/servers.rs.
 base_dir = {d}/run
@@ -383,7 +423,7 @@ ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 # `support` and `support@lumencloud.example` are one user, over IMAP and LMTP alike.
 auth_username_format = %Ln
 # Answer wrong passwords at once (default: 2 s, growing with anvil's penalty, disabled below).
@@ -392,11 +432,7 @@ mail_location = maildir:~/Maildir
 mail_fsync = never
 first_valid_uid = 0
 postmaster_address = postmaster@localhost
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n {d}/users
-}}
-userdb {{
+{passdbs}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={d}/home/%n
 }}
@@ -730,6 +766,23 @@ pub fn base64(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Dovecot's `oauth2` passdb settings (`dovecot-oauth2.conf.ext`): every token is checked
+/// with an RFC 7662 introspection POST (no tokeninfo URL, no local JWT validation), whose
+/// answer must hold `"active": true` and the user's name in `"username"`.
+fn oauth2_conf(introspection_url: &str) -> String {
+    format!(
+        "# Written by tests/support/servers.rs.
+introspection_mode = post
+introspection_url = {introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+"
+    )
 }
 
 fn fetch_bodies<S: Read + Write>(s: &mut imap::Session<S>, exists: u32) -> Vec<Vec<u8>> {
