@@ -242,6 +242,8 @@ fn review_keys_edit_approve_undo_reject_note_and_bulk_status() {
             sender: Some(&sender),
             wakers: Default::default(),
             external_edit: None,
+            escalations: Vec::new(),
+            tz: chrono_tz::UTC,
         };
         for e in events {
             let fx = tui::handle_key(app, &keymap, *e);
@@ -327,7 +329,7 @@ fn review_keys_edit_approve_undo_reject_note_and_bulk_status() {
     keys(
         &mut store,
         &mut app,
-        &[key(':'), key('x'), code(KeyCode::Enter)],
+        &[key(':'), key('z'), key('z'), code(KeyCode::Enter)],
     );
     assert!(app.status.contains("unknown command"), "{}", app.status);
 }
@@ -386,4 +388,34 @@ fn the_draft_pane_shows_check_flags_and_why_an_analysis_failed() {
         "{screen}"
     );
     assert!(screen.contains("--retry-failed"), "{screen}");
+}
+
+#[test]
+fn s_shows_the_statistics_and_x_asks_for_an_escalation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = demo_store(dir.path());
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    press(&mut store, &mut app, &[Action::Stats]);
+    assert_eq!(app.overlay, tui::app::Overlay::Stats);
+    let screen = render(&store, &mut app, 160, 48);
+    assert!(screen.contains("Statistics"), "{screen}");
+    press(&mut store, &mut app, &[Action::Down]);
+    assert_eq!(app.overlay, tui::app::Overlay::None);
+    let id = app.current().unwrap();
+    let fx = app.update(Action::Escalate);
+    assert_eq!(fx, vec![tui::app::Effect::Escalate { id }]);
+    let mut s = tui::Services {
+        store: &mut store,
+        sender: None,
+        wakers: Default::default(),
+        external_edit: None,
+        escalations: Vec::new(),
+        tz: chrono_tz::UTC,
+    };
+    tui::perform_with(&mut s, &mut app, fx).unwrap();
+    assert_eq!(
+        s.escalations,
+        vec![id],
+        "handed to a background thread by the runtime"
+    );
 }

@@ -200,6 +200,30 @@ pub fn backends(ctx: &Context, store: &mut Store, analyse: bool) -> Backends {
         Ok(k) => b.keymap = k,
         Err(e) => eprintln!("helpdesk: warning: [keys]: {e}; using the default keys"),
     }
+    if let Ok(tz) = ctx.config.sla.timezone.parse() {
+        b.tz = tz;
+    }
+    if ctx.config.escalation.gitlab.is_some() || ctx.config.escalation.chat.is_some() {
+        match crate::escalate::Targets::from_config(&ctx.config) {
+            Ok(targets) => {
+                let path = ctx.paths.store.clone();
+                let targets = std::sync::Arc::new(targets);
+                b.escalate = Some(std::sync::Arc::new(move |id: i64| {
+                    let mut store = Store::open(&path).map_err(|e| e.to_string())?;
+                    let o = crate::escalate::escalate(&mut store, &targets, id, &super::now)
+                        .map_err(|e| e.to_string())?;
+                    Ok(match (o.issue_url, o.error) {
+                        (_, Some(e)) => {
+                            format!("{}: escalation pending ({e}); x retries", o.number)
+                        }
+                        (Some(url), None) => format!("{}: escalated: {url}", o.number),
+                        (None, None) => format!("{}: escalated", o.number),
+                    })
+                }));
+            }
+            Err(e) => eprintln!("helpdesk: warning: escalation is off: {e}"),
+        }
+    }
     if !ctx.config.ai.categories.is_empty() {
         b.categories = ctx.config.ai.categories.clone();
     }

@@ -34,6 +34,8 @@ pub enum Pane {
 pub enum Overlay {
     None,
     Help,
+    /// The statistics (`S`).
+    Stats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,8 @@ pub enum Action {
     Restore,
     SendNow,
     SyncNow,
+    Escalate,
+    Stats,
 }
 
 /// A question on the status line.
@@ -233,6 +237,8 @@ impl FromStr for Action {
             "restore" => Action::Restore,
             "send_now" => Action::SendNow,
             "sync_now" => Action::SyncNow,
+            "escalate" => Action::Escalate,
+            "stats" => Action::Stats,
             other => return Err(format!("unknown action {other:?} in the keymap")),
         })
     }
@@ -290,6 +296,12 @@ pub enum Effect {
     },
     WakeOutbox,
     WakeSync,
+    /// Escalate (GitLab issue, chat message, customer draft) in the background.
+    Escalate {
+        id: i64,
+    },
+    /// Compute the statistics for the `S` overlay.
+    LoadStats,
 }
 
 /// The open ticket.
@@ -333,6 +345,8 @@ pub struct App {
     pub bg: Background,
     /// First line of the key help shown (it scrolls when taller than the screen).
     pub help_scroll: u16,
+    /// The statistics shown by `S`, computed when it opens.
+    pub stats: Option<crate::store::stats::Stats>,
 }
 
 impl App {
@@ -359,6 +373,7 @@ impl App {
             categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
             bg: Background::default(),
             help_scroll: 0,
+            stats: None,
         }
     }
 
@@ -594,6 +609,8 @@ impl App {
             "restore" => Action::Restore,
             "send" => Action::SendNow,
             "sync" => Action::SyncNow,
+            "x" | "escalate" => Action::Escalate,
+            "stats" => Action::Stats,
             "unselect" | "clear" => {
                 self.selection.clear();
                 return self.say("selection cleared");
@@ -662,7 +679,7 @@ impl App {
             }
             other => {
                 return self.say(format!(
-                    "unknown command {other:?}: approve, reject REASON, undo, edit, editor, note [TEXT], regenerate, status S, priority P, category C, select, clear, restore, search Q, filter S|all, send, sync, help, quit"
+                    "unknown command {other:?}: approve, reject REASON, undo, edit, editor, note [TEXT], regenerate, status S, priority P, category C, escalate, stats, select, clear, restore, search Q, filter S|all, send, sync, help, quit"
                 ));
             }
         };
@@ -723,6 +740,13 @@ impl App {
     }
 
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        if self.overlay == Overlay::Stats {
+            self.overlay = Overlay::None;
+            if action == Action::Quit {
+                self.quit = true;
+            }
+            return Vec::new();
+        }
         if self.overlay == Overlay::Help {
             // j/k and the page keys scroll a help taller than the screen; any other key
             // closes it; q still quits.
@@ -830,6 +854,17 @@ impl App {
             (Action::SendNow, _) => {
                 self.status = "sending the outbox…".into();
                 vec![Effect::WakeOutbox]
+            }
+            (Action::Escalate, _) => match self.current() {
+                Some(id) => {
+                    self.status = "escalating…".into();
+                    vec![Effect::Escalate { id }]
+                }
+                None => self.say("no ticket"),
+            },
+            (Action::Stats, _) => {
+                self.overlay = Overlay::Stats;
+                vec![Effect::LoadStats]
             }
             (Action::SyncNow, _) => {
                 self.status = "checking for new mail…".into();

@@ -35,6 +35,10 @@ pub type Job = Box<
 /// Blocks until the mailbox may have new mail (IMAP IDLE, or a poll interval).
 pub type Waiter = Box<dyn FnMut() + Send>;
 
+/// Escalates one ticket against its own store (GitLab, chat, the customer's draft): a summary
+/// or the error.
+pub type Escalator = Arc<dyn Fn(i64) -> Result<String, String> + Send + Sync>;
+
 /// What the review screen can do beyond the store: set up by the command line from the config.
 pub struct Backends {
     pub store_path: PathBuf,
@@ -48,6 +52,9 @@ pub struct Backends {
     /// `assets/keymap.toml` with the config's `[keys]`.
     pub keymap: Keymap,
     pub theme: views::Theme,
+    pub escalate: Option<Escalator>,
+    /// The time zone of the statistics (`[sla] timezone`).
+    pub tz: chrono_tz::Tz,
 }
 
 impl Backends {
@@ -63,6 +70,8 @@ impl Backends {
             categories: app::CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
             keymap: Keymap::default_map(),
             theme: views::Theme::from_env(),
+            escalate: None,
+            tz: chrono_tz::UTC,
         }
     }
 }
@@ -73,6 +82,7 @@ pub enum Stage {
     Sync,
     Analysis,
     Outbox,
+    Escalation,
 }
 
 /// A worker's report.
@@ -102,6 +112,7 @@ impl Wakers {
             Stage::Sync => &self.sync,
             Stage::Analysis => &self.analysis,
             Stage::Outbox => &self.outbox,
+            Stage::Escalation => &None,
         };
         if let Some(w) = w {
             let _ = w.send(());
@@ -116,6 +127,9 @@ pub struct Services<'a> {
     pub wakers: Wakers,
     /// An `$EDITOR` session the runtime must run (it owns the terminal).
     pub external_edit: Option<(i64, String)>,
+    /// Tickets to escalate in the background.
+    pub escalations: Vec<i64>,
+    pub tz: chrono_tz::Tz,
 }
 
 /// Performs effects with no sender and no workers (tests, benchmarks).
@@ -125,6 +139,8 @@ pub fn perform(store: &mut Store, app: &mut App, effects: Vec<Effect>) -> crate:
         sender: None,
         wakers: Wakers::default(),
         external_edit: None,
+        escalations: Vec::new(),
+        tz: chrono_tz::UTC,
     };
     perform_with(&mut s, app, effects)
 }
@@ -330,6 +346,10 @@ pub fn perform_with(
                 }
                 s.wakers.wake(Stage::Outbox);
             }
+            Effect::Escalate { id } => s.escalations.push(id),
+            Effect::LoadStats => {
+                app.stats = Some(crate::store::stats::compute(s.store.conn(), now(), s.tz)?);
+            }
             Effect::WakeSync => {
                 if s.wakers.sync.is_none() {
                     app.status = "no [imap] section in the config: nothing to sync".into();
@@ -521,6 +541,7 @@ fn apply_report(app: &mut App, report: Report) -> bool {
         Report::Started(Stage::Sync) => bg.syncing = true,
         Report::Started(Stage::Analysis) => bg.analysing = Some((0, 0)),
         Report::Started(Stage::Outbox) => bg.sending = Some((0, 0)),
+        Report::Started(Stage::Escalation) | Report::Progress(Stage::Escalation, ..) => {}
         Report::Progress(Stage::Sync, ..) => {}
         Report::Progress(Stage::Analysis, d, t) => bg.analysing = Some((d, t)),
         Report::Progress(Stage::Outbox, d, t) => bg.sending = Some((d, t)),
@@ -544,6 +565,13 @@ fn apply_report(app: &mut App, report: Report) -> bool {
                     if let Err(e) = r {
                         app.status = format!("analysis: {e}");
                     }
+                }
+                Stage::Escalation => {
+                    app.status = match r {
+                        Ok(s) => s,
+                        Err(e) => format!("escalation: {e}"),
+                    };
+                    return true;
                 }
                 Stage::Outbox => {
                     bg.sending = None;
@@ -686,6 +714,8 @@ pub fn run(store: &mut Store, now_at_start: i64, mut backends: Backends) -> anyh
             sender: backends.sender.as_ref(),
             wakers,
             external_edit: None,
+            escalations: Vec::new(),
+            tz: backends.tz,
         };
         while !app.quit && !stop.load(Ordering::Relaxed) {
             terminal.draw(|f| views::draw(f, &mut app, &keymap, theme))?;
@@ -717,6 +747,22 @@ pub fn run(store: &mut Store, now_at_start: i64, mut backends: Backends) -> anyh
             }
             if refresh && app.editor.is_none() {
                 perform_with(&mut services, &mut app, vec![Effect::Refresh])?;
+            }
+            for id in std::mem::take(&mut services.escalations) {
+                match &backends.escalate {
+                    Some(escalate) => {
+                        let (escalate, tx) = (Arc::clone(escalate), tx.clone());
+                        std::thread::spawn(move || {
+                            let r = escalate(id);
+                            let _ = tx.send(Msg::Bg(Report::Done(Stage::Escalation, r)));
+                        });
+                    }
+                    None => {
+                        app.status =
+                            "escalation is not set up: add [escalation.gitlab] and/or [escalation.chat]"
+                                .into();
+                    }
+                }
             }
             if let Some((id, body)) = services.external_edit.take() {
                 paused.store(true, Ordering::Release);

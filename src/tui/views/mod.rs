@@ -128,6 +128,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, keymap: &Keymap, theme: Theme)
         }
     }
     draw_status(frame, status, app, theme);
+    if app.overlay == Overlay::Stats {
+        let area = frame.area();
+        frame.render_widget(ratatui::widgets::Clear, area);
+        match &app.stats {
+            Some(stats) => stats::render(frame, area, stats, theme),
+            None => frame.render_widget(Line::from(" computing the statistics…"), area),
+        }
+    }
     if app.overlay == Overlay::Help {
         help::draw(frame, frame.area(), keymap, theme, &mut app.help_scroll);
     }
