@@ -419,3 +419,33 @@ fn s_shows_the_statistics_and_x_asks_for_an_escalation() {
         "handed to a background thread by the runtime"
     );
 }
+
+#[test]
+fn pages_near_the_end_read_from_the_end_give_the_same_rows() {
+    let mut h = support::Harness::new();
+    for i in 0..450 {
+        h.now = NOW + i;
+        h.ingest(
+            &support::mail()
+                .from(&format!("C{i} <c{i}@customer.example>"))
+                .subject(&format!("Question {i}"))
+                .id(&format!("p{i}@customer.example"))
+                .build(),
+        );
+    }
+    let all = helpdesk::store::tickets::list(h.store.conn(), &tui::list_filter(None)).unwrap();
+    assert_eq!(all.len(), 450);
+    let mut app = tui::start(&mut h.store, NOW).unwrap();
+    press(&mut h.store, &mut app, &[Action::Bottom]);
+    assert!(app.offset > 225, "the window is in the second half");
+    let expected: Vec<&str> = all[app.offset as usize..]
+        .iter()
+        .map(|t| t.number.as_str())
+        .collect();
+    let got: Vec<&str> = app.page.iter().map(|t| t.number.as_str()).collect();
+    assert_eq!(got, expected);
+    assert_eq!(app.selected_row().unwrap().number, all[449].number);
+    press(&mut h.store, &mut app, &[Action::PageUp, Action::Up]);
+    let sel = app.selected as usize;
+    assert_eq!(app.selected_row().unwrap().number, all[sel].number);
+}

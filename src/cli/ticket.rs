@@ -214,6 +214,7 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
             order,
             due_before,
             due_from,
+            reverse: false,
         },
     )?;
     let mut out = std::io::stdout().lock();

@@ -214,6 +214,9 @@ pub struct ListFilter {
     pub due_before: Option<i64>,
     /// Only tickets in our court whose next deadline is at or after this.
     pub due_from: Option<i64>,
+    /// Walk the order from its end: `offset` counts from the last row and the rows come
+    /// last first. A page near the end of a long list is then as cheap as one near the top.
+    pub reverse: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -245,9 +248,11 @@ fn due_clause(filter: &ListFilter) -> String {
 }
 
 fn list_sql(filter: &ListFilter) -> String {
-    let order = match filter.order {
-        Order::Activity => "t.updated_at DESC, t.id DESC".to_owned(),
-        Order::Due => format!("{NEXT_DUE}, t.updated_at DESC, t.id DESC"),
+    let order = match (filter.order, filter.reverse) {
+        (Order::Activity, false) => "t.updated_at DESC, t.id DESC".to_owned(),
+        (Order::Activity, true) => "t.updated_at ASC, t.id ASC".to_owned(),
+        (Order::Due, false) => format!("{NEXT_DUE}, t.updated_at DESC, t.id DESC"),
+        (Order::Due, true) => format!("{NEXT_DUE} DESC, t.updated_at ASC, t.id ASC"),
     };
     format!(
         "{SELECT} {WHERE}{} ORDER BY {order} LIMIT ?2 OFFSET ?3",

@@ -191,14 +191,7 @@ pub fn perform_with(
                 if app.search.is_some() {
                     continue; // search results are loaded whole
                 }
-                let rows = tickets::list(
-                    s.store.conn(),
-                    &tickets::ListFilter {
-                        limit: Some(limit),
-                        offset,
-                        ..list_filter(app.filter)
-                    },
-                )?;
+                let rows = load_window(s.store, app.filter, app.total, offset, limit)?;
                 queue.extend(app.page_loaded(offset, rows));
             }
             Effect::Reload => {
@@ -232,14 +225,7 @@ pub fn perform_with(
                     app.total = total;
                     app.selected = app.selected.min(total.saturating_sub(1));
                     let offset = app.offset.min(app.selected);
-                    let rows = tickets::list(
-                        s.store.conn(),
-                        &tickets::ListFilter {
-                            limit: Some(app::PAGE),
-                            offset,
-                            ..list_filter(app.filter)
-                        },
-                    )?;
+                    let rows = load_window(s.store, app.filter, total, offset, app::PAGE)?;
                     if let Some(i) = keep.and_then(|id| rows.iter().position(|t| t.id == id)) {
                         app.selected = offset + i as u32;
                     }
@@ -359,6 +345,40 @@ pub fn perform_with(
         }
     }
     Ok(())
+}
+
+/// Rows `offset..offset + limit` of the list. In the second half of a long list they are read
+/// from its end (reverse order, then turned around): SQLite walks an index from either end,
+/// but an OFFSET deep into it costs a step per skipped row.
+fn load_window(
+    store: &Store,
+    status: Option<crate::store::TicketStatus>,
+    total: u32,
+    offset: u32,
+    limit: u32,
+) -> crate::store::Result<Vec<tickets::TicketRow>> {
+    let end = offset.saturating_add(limit).min(total);
+    if total > 2 * limit && offset > total / 2 {
+        let mut rows = tickets::list(
+            store.conn(),
+            &tickets::ListFilter {
+                limit: Some(end.saturating_sub(offset)),
+                offset: total - end,
+                reverse: true,
+                ..list_filter(status)
+            },
+        )?;
+        rows.reverse();
+        return Ok(rows);
+    }
+    tickets::list(
+        store.conn(),
+        &tickets::ListFilter {
+            limit: Some(limit),
+            offset,
+            ..list_filter(status)
+        },
+    )
 }
 
 /// The analysis and outbox queues for the status line.
