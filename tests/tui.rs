@@ -244,6 +244,7 @@ fn review_keys_edit_approve_undo_reject_note_and_bulk_status() {
             external_edit: None,
             escalations: Vec::new(),
             tz: chrono_tz::UTC,
+            policy: Default::default(),
         };
         for e in events {
             let fx = tui::handle_key(app, &keymap, *e);
@@ -411,6 +412,7 @@ fn s_shows_the_statistics_and_x_asks_for_an_escalation() {
         external_edit: None,
         escalations: Vec::new(),
         tz: chrono_tz::UTC,
+        policy: Default::default(),
     };
     tui::perform_with(&mut s, &mut app, fx).unwrap();
     assert_eq!(
@@ -448,4 +450,30 @@ fn pages_near_the_end_read_from_the_end_give_the_same_rows() {
     press(&mut h.store, &mut app, &[Action::PageUp, Action::Up]);
     let sel = app.selected as usize;
     assert_eq!(app.selected_row().unwrap().number, all[sel].number);
+}
+
+#[test]
+fn o_reopens_a_noise_ticket_and_its_sla_clocks_start_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = demo_store(dir.path());
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    let fx = app.run_command("filter noise");
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    assert!(app.total > 0);
+    let id = app.current().unwrap();
+    press(&mut store, &mut app, &[Action::Restore]);
+    let status: String = store
+        .conn()
+        .query_row("SELECT status FROM tickets WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(status, "open", "{}", app.status);
+    let events = helpdesk::store::events::for_ticket(store.conn(), id).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "sla" && e.detail.starts_with("clocks restarted")),
+        "{events:?}"
+    );
 }

@@ -203,6 +203,9 @@ pub fn backends(ctx: &Context, store: &mut Store, analyse: bool) -> Backends {
     if let Ok(tz) = ctx.config.sla.timezone.parse() {
         b.tz = tz;
     }
+    if let Ok(policy) = crate::ticket::sla::Policy::from_config(&ctx.config.sla) {
+        b.policy = policy;
+    }
     if ctx.config.escalation.gitlab.is_some() || ctx.config.escalation.chat.is_some() {
         match crate::escalate::Targets::from_config(&ctx.config) {
             Ok(targets) => {

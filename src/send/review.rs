@@ -362,36 +362,44 @@ pub enum Field {
 
 pub const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
 
-/// Sets a status, priority or category, with an event naming the old and new value.
+/// Sets a status, priority or category, with an event naming the old and new value. Status
+/// and priority go through `ticket::status`, so the SLA clocks follow (a reopened ticket starts
+/// them again; a new priority recomputes the due times) and the priority is pinned.
 pub fn set_field(
     store: &mut Store,
+    policy: &crate::ticket::sla::Policy,
     ticket_id: i64,
     field: &Field,
     now: i64,
 ) -> Result<(), ReviewError> {
-    let tx = store.write()?;
-    let (kind, detail) = match field {
+    match field {
         Field::Status(s) => {
-            let old = tickets::set_status(&tx, ticket_id, *s, now)?;
-            ("status", format!("{old} → {s} (by the admin)"))
+            crate::ticket::status::set_status(
+                store,
+                policy,
+                ticket_id,
+                *s,
+                "set by the admin",
+                now,
+            )?;
         }
         Field::Priority(p) => {
-            let old = tickets::set_priority(&tx, ticket_id, p, now)?;
-            (
-                "priority",
-                format!("{} → {p} (by the admin)", old.as_deref().unwrap_or("none")),
-            )
+            crate::ticket::status::set_priority(store, policy, ticket_id, p, now)?;
         }
         Field::Category(c) => {
+            let tx = store.write()?;
             let old = tickets::set_category(&tx, ticket_id, c, now)?;
-            (
+            events::append(
+                &tx,
+                ticket_id,
+                now,
                 "category",
-                format!("{} → {c} (by the admin)", old.as_deref().unwrap_or("none")),
-            )
+                &format!("{} → {c} (by the admin)", old.as_deref().unwrap_or("none")),
+                None,
+            )?;
+            Store::commit(tx)?;
         }
-    };
-    events::append(&tx, ticket_id, now, kind, &detail, None)?;
-    Store::commit(tx)?;
+    }
     Ok(())
 }
 

@@ -55,6 +55,7 @@ pub struct Backends {
     pub escalate: Option<Escalator>,
     /// The time zone of the statistics (`[sla] timezone`).
     pub tz: chrono_tz::Tz,
+    pub policy: crate::ticket::sla::Policy,
 }
 
 impl Backends {
@@ -72,6 +73,7 @@ impl Backends {
             theme: views::Theme::from_env(),
             escalate: None,
             tz: chrono_tz::UTC,
+            policy: Default::default(),
         }
     }
 }
@@ -130,6 +132,8 @@ pub struct Services<'a> {
     /// Tickets to escalate in the background.
     pub escalations: Vec<i64>,
     pub tz: chrono_tz::Tz,
+    /// The SLA, for clocks that follow a status or priority change.
+    pub policy: crate::ticket::sla::Policy,
 }
 
 /// Performs effects with no sender and no workers (tests, benchmarks).
@@ -141,6 +145,7 @@ pub fn perform(store: &mut Store, app: &mut App, effects: Vec<Effect>) -> crate:
         external_edit: None,
         escalations: Vec::new(),
         tz: chrono_tz::UTC,
+        policy: Default::default(),
     };
     perform_with(&mut s, app, effects)
 }
@@ -309,7 +314,9 @@ pub fn perform_with(
                     review::Field::Priority(p) => format!("priority set to {p}"),
                     review::Field::Category(c) => format!("category set to {c}"),
                 };
-                let r = each(&ids, |id| review::set_field(s.store, id, &field, now()));
+                let r = each(&ids, |id| {
+                    review::set_field(s.store, &s.policy, id, &field, now())
+                });
                 outcome(app, &what, &ids, r);
                 queue.push(Effect::Refresh);
             }
@@ -736,6 +743,7 @@ pub fn run(store: &mut Store, now_at_start: i64, mut backends: Backends) -> anyh
             external_edit: None,
             escalations: Vec::new(),
             tz: backends.tz,
+            policy: backends.policy.clone(),
         };
         while !app.quit && !stop.load(Ordering::Relaxed) {
             terminal.draw(|f| views::draw(f, &mut app, &keymap, theme))?;
