@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Smtp, is_loopback};
-use crate::secret::{self, Secret};
+use crate::secret::Secret;
 use crate::send::{
     self, Outgoing, SentFolder, SmtpSettings,
     ack::{self, AckSettings},
@@ -95,19 +95,14 @@ pub fn sender(ctx: &Context, store: &mut Store) -> Result<Sender> {
 
 /// The SMTP password: password_command, password_env, or a plain password in a private file.
 pub fn smtp_password(ctx: &Context, c: &Smtp) -> Result<Secret> {
-    if let Some(cmd) = &c.password_command {
-        return Ok(secret::from_command("[smtp] password_command", cmd)?);
-    }
-    if let Some(var) = &c.password_env {
-        return Ok(secret::from_env("[smtp] password_env", var)?);
-    }
-    if let Some(p) = &c.password {
-        sync::check_private(&ctx.paths.config)?;
-        return Ok(Secret::new(p.clone()));
-    }
-    Err(anyhow!(
-        "no SMTP credentials: set [smtp] password_command or password_env"
-    ))
+    sync::configured_password(
+        ctx,
+        "smtp",
+        c.password_command.as_deref(),
+        c.password_env.as_deref(),
+        c.password.as_deref(),
+    )?
+    .ok_or_else(|| anyhow!("no SMTP credentials: set [smtp] password_command or password_env"))
 }
 
 /// The `[smtp]` section (and the `[imap]` account for the Sent folder), resolved.

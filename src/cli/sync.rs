@@ -83,21 +83,14 @@ fn imap_auth(ctx: &Context, c: &Imap) -> Result<Auth> {
             cmd,
         )?));
     }
-    if let Some(cmd) = &c.password_command {
-        return Ok(Auth::Password(secret::from_command(
-            "[imap] password_command",
-            cmd,
-        )?));
-    }
-    if let Some(var) = &c.password_env {
-        return Ok(Auth::Password(secret::from_env(
-            "[imap] password_env",
-            var,
-        )?));
-    }
-    if let Some(p) = &c.password {
-        check_private(&ctx.paths.config)?;
-        return Ok(Auth::Password(Secret::new(p.clone())));
+    if let Some(p) = configured_password(
+        ctx,
+        "imap",
+        c.password_command.as_deref(),
+        c.password_env.as_deref(),
+        c.password.as_deref(),
+    )? {
+        return Ok(Auth::Password(p));
     }
     if std::io::stdin().is_terminal() {
         let p =
@@ -112,8 +105,37 @@ fn imap_auth(ctx: &Context, c: &Imap) -> Result<Auth> {
     .into())
 }
 
+/// The password a `[section]` names, in order of preference: `password_command` (its first
+/// line), `password_env`, or `password` itself when the config file is private. `None` when
+/// the section names none.
+pub fn configured_password(
+    ctx: &Context,
+    section: &str,
+    command: Option<&str>,
+    env: Option<&str>,
+    password: Option<&str>,
+) -> Result<Option<Secret>> {
+    if let Some(cmd) = command {
+        return Ok(Some(secret::from_command(
+            &format!("[{section}] password_command"),
+            cmd,
+        )?));
+    }
+    if let Some(var) = env {
+        return Ok(Some(secret::from_env(
+            &format!("[{section}] password_env"),
+            var,
+        )?));
+    }
+    if let Some(p) = password {
+        check_private(section, &ctx.paths.config)?;
+        return Ok(Some(Secret::new(p)));
+    }
+    Ok(None)
+}
+
 /// A plain password may only live in a file nobody else can read.
-pub fn check_private(path: &std::path::Path) -> Result<()> {
+pub fn check_private(section: &str, path: &std::path::Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -123,7 +145,7 @@ pub fn check_private(path: &std::path::Path) -> Result<()> {
             .mode();
         if mode & 0o077 != 0 {
             return Err(UsageError(format!(
-                "[imap] password is refused: {} can be read by others (mode {:o}); run `chmod 600 {}` or use password_command",
+                "[{section}] password is refused: {} can be read by others (mode {:o}); run `chmod 600 {}` or use password_command",
                 path.display(),
                 mode & 0o777,
                 path.display()
