@@ -144,6 +144,7 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
             })
         },
     );
+    let mut waiter_store: Option<Store> = None;
     let waiter: Waiter = Box::new(move || {
         // The IDLE connection logs in too: with a token valid now.
         if sync::refresh_token(&waiter_ctx, &mut waiter_settings).is_err() {
@@ -151,7 +152,11 @@ fn sync_job(ctx: &Context) -> Result<(Job, Waiter)> {
             std::thread::sleep(poll);
             return;
         }
-        let stored = Store::open(&store_path).ok().and_then(|s| {
+        // One store connection for the watcher's life, opened on first use.
+        if waiter_store.is_none() {
+            waiter_store = Store::open(&store_path).ok();
+        }
+        let stored = waiter_store.as_ref().and_then(|s| {
             crate::store::sync::get(s.conn(), &waiter_settings.mailbox)
                 .ok()
                 .flatten()
@@ -227,9 +232,8 @@ pub fn backends(ctx: &Context, store: &mut Store, analyse: bool) -> Backends {
             Err(e) => eprintln!("helpdesk: warning: escalation is off: {e}"),
         }
     }
-    if !ctx.config.ai.categories.is_empty() {
-        b.categories = ctx.config.ai.categories.clone();
-    }
+    // The config checks that the list is not empty.
+    b.categories = ctx.config.ai.categories.clone();
     if ctx.config.account.address.is_some() {
         match send::sender(ctx, store) {
             Ok(s) => b.sender = Some(s),

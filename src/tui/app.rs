@@ -12,16 +12,6 @@ use crate::store::messages::{DraftRow, MessageRow};
 use crate::store::outbox::{Counts, OutboxRow};
 use crate::store::tickets::TicketRow;
 
-/// The default categories (DESIGN §2).
-pub const CATEGORIES: [&str; 6] = [
-    "Billing",
-    "Technical",
-    "Login/Access",
-    "Feature Request",
-    "General Inquiry",
-    "Other",
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     List,
@@ -370,7 +360,10 @@ impl App {
             prompt: None,
             editor: None,
             selection: BTreeSet::new(),
-            categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+            categories: crate::config::DEFAULT_CATEGORIES
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
             bg: Background::default(),
             help_scroll: 0,
             stats: None,

@@ -68,7 +68,10 @@ impl Backends {
             wait_for_mail: None,
             analyse: None,
             flush: None,
-            categories: app::CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+            categories: crate::config::DEFAULT_CATEGORIES
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
             keymap: Keymap::default_map(),
             theme: views::Theme::from_env(),
             escalate: None,
@@ -212,11 +215,7 @@ pub fn perform_with(
                 app.open = None;
                 if let Some(search) = app.search.clone() {
                     let selected = app.selected;
-                    let hits = search::tickets(s.store.conn(), &search.query, app::PAGE)?;
-                    let mut rows = Vec::with_capacity(hits.len());
-                    for h in hits {
-                        rows.push(tickets::get(s.store.conn(), h.ticket_id)?);
-                    }
+                    let rows = search_rows(s.store, &search.query)?;
                     app.total = rows.len() as u32;
                     app.selected = selected.min(app.total.saturating_sub(1));
                     app.offset = 0;
@@ -239,11 +238,7 @@ pub fn perform_with(
                 refresh_counts(s.store, app)?;
             }
             Effect::Search { query } => {
-                let hits = search::tickets(s.store.conn(), &query, app::PAGE)?;
-                let mut rows = Vec::with_capacity(hits.len());
-                for h in hits {
-                    rows.push(tickets::get(s.store.conn(), h.ticket_id)?);
-                }
+                let rows = search_rows(s.store, &query)?;
                 queue.extend(app.search_loaded(rows));
             }
             Effect::LoadTicket { ticket_id } => {
@@ -352,6 +347,14 @@ pub fn perform_with(
         }
     }
     Ok(())
+}
+
+/// The tickets a full-text search finds (one page, newest message first).
+fn search_rows(store: &Store, query: &str) -> crate::store::Result<Vec<tickets::TicketRow>> {
+    search::tickets(store.conn(), query, app::PAGE)?
+        .into_iter()
+        .map(|h| tickets::get(store.conn(), h.ticket_id))
+        .collect()
 }
 
 /// Rows `offset..offset + limit` of the list. In the second half of a long list they are read
