@@ -138,7 +138,8 @@ fn measure(path: &Path) {
         "invoice refund",
         "android crash",
         "webhook token",
-        "customer1234",
+        "customer1234@example12",
+        "TKT-2026-042424",
     ] {
         for end in 1..=q.len() {
             let t = Instant::now();
@@ -201,6 +202,25 @@ fn measure(path: &Path) {
     );
 }
 
+/// Times each prefix of each query as the search box would run it (best of 3).
+fn search_probe(path: &Path, queries: &[String]) {
+    let store = Store::open(path).unwrap();
+    for q in queries {
+        for end in 1..=q.len() {
+            let mut best = f64::MAX;
+            let mut n = 0;
+            for _ in 0..3 {
+                let t = Instant::now();
+                n = search::tickets(store.conn(), &q[..end], tui::app::PAGE)
+                    .unwrap()
+                    .len();
+                best = best.min(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            println!("{:<24} {best:>8.2} ms {n:>4} hits", &q[..end]);
+        }
+    }
+}
+
 /// The naive peer: every ticket row loaded before the first frame.
 fn measure_naive(path: &Path) {
     let t0 = Instant::now();
@@ -251,14 +271,24 @@ fn main() {
         Some("measure-inner") => return measure(Path::new(&args[2])),
         Some("naive-inner") => return measure_naive(Path::new(&args[2])),
         Some(m @ ("measure" | "naive")) => return with_rss(m, &args[2]),
+        Some("search") => return search_probe(Path::new(&args[2]), &args[3..]),
         _ => {}
     }
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.sqlite3");
+    // BENCH_TUI_STORE keeps the generated store at that path (and reuses it when present), to
+    // probe queries with `cargo bench --bench tui -- search PATH QUERY...`.
+    let path = std::env::var_os("BENCH_TUI_STORE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("bench.sqlite3"));
     let t = Instant::now();
-    generate(&path);
+    let made = if path.exists() {
+        "reused"
+    } else {
+        generate(&path);
+        "generated"
+    };
     println!(
-        "generated {TICKETS} tickets and {} messages in {:.1} s ({:.0} MB)",
+        "{made} {TICKETS} tickets and {} messages in {:.1} s ({:.0} MB)",
         TICKETS * MESSAGES_PER_TICKET,
         t.elapsed().as_secs_f64(),
         std::fs::metadata(&path).unwrap().len() as f64 / 1048576.0

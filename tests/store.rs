@@ -134,12 +134,75 @@ fn ingested_messages_are_found_by_search_and_edits_reindex() {
     search::flush(c).unwrap();
     assert_eq!(hits("elephant"), ["TKT-2026-00001"]);
     assert!(hits("quokka").is_empty());
-    // FTS5 checks its index against the content table and fails on any difference.
+    // FTS5 checks its index for consistency and fails on any damage.
     c.execute(
         "INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')",
         [],
     )
     .unwrap();
+}
+
+#[test]
+fn ids_with_digits_and_ticket_numbers_are_found_as_typed() {
+    let mut h = support::Harness::new();
+    h.ingest(
+        &mail()
+            .from("Customer 1234 <customer1234@acme.example>")
+            .subject("Order ORD12345 failed")
+            .id("d1@x")
+            .body("upgrade to v2 please\n")
+            .build(),
+    );
+    h.ingest(
+        &mail()
+            .from("customer99@acme.example")
+            .subject("Another")
+            .id("d2@x")
+            .body("plain\n")
+            .build(),
+    );
+    let c = h.store.conn();
+    let hits = |q: &str| {
+        search::tickets(c, q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.number)
+            .collect::<Vec<_>>()
+    };
+    let one = ["TKT-2026-00001"];
+    for q in [
+        "customer1234",
+        "customer123",
+        "ord12345",
+        "ORD123",
+        "order ord1234",
+        "v2",
+    ] {
+        assert_eq!(hits(q), one, "{q}");
+    }
+    assert_eq!(hits("customer99"), ["TKT-2026-00002"]);
+    assert_eq!(hits("customer"), ["TKT-2026-00002", "TKT-2026-00001"]);
+    assert!(hits("customer12345").is_empty());
+    // Two letters match the word only (a prefix from three on).
+    assert!(hits("cu").is_empty());
+    // A ticket number as typed, in any case, whether or not the mail carries it.
+    assert_eq!(hits("tkt-2026-0000"), ["TKT-2026-00001", "TKT-2026-00002"]);
+    assert_eq!(hits("TKT-2026-00002"), ["TKT-2026-00002"]);
+    // The number lookup is a range on the unique index, not a scan.
+    let plan: String = c
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT id FROM tickets WHERE number GLOB ?1 ORDER BY number",
+            ["TKT-2026-0*"],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("USING") && plan.contains("INDEX"), "{plan}");
+    // A deleted message leaves the index (the store never deletes one; a person might, with
+    // sqlite3).
+    c.execute_batch("PRAGMA foreign_keys = OFF; DELETE FROM messages WHERE message_id = 'd2@x'")
+        .unwrap();
+    assert!(hits("customer99").is_empty());
+    assert_eq!(hits("customer"), one);
 }
 
 #[test]

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("migrations/007_outbox.sql"),
     },
+    Migration {
+        version: 8,
+        name: "search_prefix",
+        sql: include_str!("migrations/008_search_prefix.sql"),
+    },
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

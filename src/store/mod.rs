@@ -100,6 +100,8 @@ impl Store {
 
     fn configure(&mut self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // The search index's text transform (search::flush calls it).
+        search::register_functions(&self.conn)?;
         // Ingest alone uses some 20 statements; the default cache of 16 made them re-prepare.
         self.conn.set_prepared_statement_cache_capacity(128);
         // Query planner stability: without it, a statement on `messages` (which has a partial

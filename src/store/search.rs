@@ -17,7 +17,8 @@ pub fn flush(conn: &Connection) -> Result<usize> {
     let n = conn
         .prepare_cached(
             "INSERT INTO messages_fts (rowid, subject, sender, body_text)
-             SELECT m.id, m.subject, m.sender, m.body_text
+             SELECT m.id, hd_index_text(m.subject), hd_index_text(m.sender),
+                    hd_index_text(m.body_text)
              FROM fts_pending p JOIN messages m ON m.id = p.message_id",
         )?
         .execute([])?;
@@ -26,38 +27,130 @@ pub fn flush(conn: &Connection) -> Result<usize> {
     Ok(n)
 }
 
+/// Text as the search index sees it: a space between letters and digits that touch
+/// ("customer1234" → "customer 1234", "v2" → "v 2"), so ids, order numbers and VERP addresses
+/// do not make one distinct word each, which a prefix search would have to merge one by one.
+/// Queries go through the same function ([`fts_query`]), so typing "customer1234" finds it.
+/// Registered as the SQL function `hd_index_text` on every store connection.
+pub fn index_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let boundary = |a: char, b: char| {
+        (a.is_alphabetic() && b.is_numeric()) || (a.is_numeric() && b.is_alphabetic())
+    };
+    let mut chars = text.chars().peekable();
+    let mut split = None;
+    let mut at = 0;
+    while let Some(c) = chars.next() {
+        at += c.len_utf8();
+        if chars.peek().is_some_and(|&n| boundary(c, n)) {
+            split = Some(at);
+            break;
+        }
+    }
+    let Some(first) = split else {
+        return std::borrow::Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push_str(&text[..first]);
+    let mut prev = text[..first].chars().next_back();
+    for c in text[first..].chars() {
+        if prev.is_some_and(|p| boundary(p, c)) {
+            out.push(' ');
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Registers [`index_text`] as `hd_index_text(text)` (NULL stays NULL) on a connection.
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "hd_index_text",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Text(t) => {
+                    let t = String::from_utf8_lossy(t);
+                    Some(index_text(&t).into_owned())
+                }
+                rusqlite::types::ValueRef::Null => None,
+                other => Some(format!("{other:?}")),
+            })
+        },
+    )
+}
+
+/// One word as an FTS5 string: as the index sees it ([`index_text`]), quoted, so that
+/// punctuation in it is text, not query syntax.
+fn quoted(word: &str) -> String {
+    format!("\"{}\"", index_text(word).replace('"', "\"\""))
+}
+
+/// The shortest last word matched as a prefix. The index keeps three-letter prefixes
+/// (migration 008), so from three letters on a prefix is one lookup; a shorter word would
+/// merge the posting list of every word it starts, so it matches only itself until the third
+/// letter is typed. "Word" is meant as the index splits text: the part after the last
+/// punctuation, letter-digit change or space.
+pub const PREFIX_FROM: usize = 3;
+
 /// Turns what a person types into an FTS5 query: every word is quoted (so `-`, `:` or `"` in
-/// it are text, not syntax) and the last one, from two letters on, matches as a prefix, for
-/// results as you type.
+/// it are text, not syntax) and the last one, from [`PREFIX_FROM`] letters on, matches as a
+/// prefix, for results as you type.
 pub fn fts_query(input: &str) -> Option<String> {
-    let words: Vec<String> = input
-        .split_whitespace()
-        .map(|w| w.replace('"', "\"\""))
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
-        .collect();
+    let words: Vec<String> = input.split_whitespace().map(quoted).collect();
     let (last, rest) = words.split_last()?;
     let mut q = rest.join(" ");
     if !q.is_empty() {
         q.push(' ');
     }
     q.push_str(last);
-    // A one-letter prefix would merge the posting lists of every word with that letter: it
-    // matches only the word itself until a second letter is typed.
+    // The last word's last part as the index splits it: in "customer1234@e" that is "e",
+    // whose prefix would be every word starting with e.
     let typed = input.split_whitespace().last().unwrap_or("");
-    if typed.chars().count() >= 2 {
+    let last_part = index_text(typed)
+        .split(|c: char| !c.is_alphanumeric())
+        .rfind(|p| !p.is_empty())
+        .map_or(0, |p| p.chars().count());
+    if last_part >= PREFIX_FROM {
         q.push('*');
     }
     Some(q)
 }
 
-/// Tickets whose messages match, the most recent message first, one hit per ticket. Recency
-/// (not relevance) orders results as you type: FTS5 walks its index newest first and stops
-/// once enough tickets are found, so a one-letter prefix on 300,000 messages stays fast.
+/// Tickets whose messages match, the most recent message first, one hit per ticket; a ticket
+/// number being typed finds its tickets before that. Recency (not relevance) orders results
+/// as you type: FTS5 walks its index newest first and stops once enough tickets are found.
 pub fn tickets(conn: &Connection, input: &str, limit: u32) -> Result<Vec<Hit>> {
     let Some(query) = fts_query(input) else {
         return Ok(Vec::new());
     };
+    let mut seen = std::collections::HashSet::new();
+    let mut hits = Vec::new();
+    // A ticket number being typed ("TKT-2026-0004") finds its tickets first, by an index
+    // range on the number.
+    if let Some(prefix) = number_prefix(input) {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, number, subject FROM tickets WHERE number GLOB ?1
+             ORDER BY number LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![format!("{prefix}*"), limit], |r| {
+            Ok(Hit {
+                ticket_id: r.get(0)?,
+                number: r.get(1)?,
+                subject: r.get(2)?,
+            })
+        })?;
+        for h in rows {
+            let h = h?;
+            seen.insert(h.ticket_id);
+            hits.push(h);
+        }
+        if hits.len() as u32 >= limit {
+            return Ok(hits);
+        }
+    }
     let mut stmt = conn.prepare_cached(
         "SELECT t.id, t.number, t.subject
          FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
@@ -72,8 +165,6 @@ pub fn tickets(conn: &Connection, input: &str, limit: u32) -> Result<Vec<Hit>> {
             subject: r.get(2)?,
         })
     })?;
-    let mut seen = std::collections::HashSet::new();
-    let mut hits = Vec::new();
     for h in rows {
         let h = h?;
         if seen.insert(h.ticket_id) {
@@ -84,6 +175,18 @@ pub fn tickets(conn: &Connection, input: &str, limit: u32) -> Result<Vec<Hit>> {
         }
     }
     Ok(hits)
+}
+
+/// The input, upper-cased, when it is one word that looks like the start of a ticket number:
+/// letters, a dash, a digit, then only digits and dashes ("tkt-2026-00", "TKT-2026-00042").
+fn number_prefix(input: &str) -> Option<String> {
+    let word = input.trim();
+    let (letters, rest) = word.split_once('-')?;
+    let ok = !letters.is_empty()
+        && letters.chars().all(|c| c.is_ascii_alphabetic())
+        && rest.starts_with(|c: char| c.is_ascii_digit())
+        && rest.chars().all(|c| c.is_ascii_digit() || c == '-');
+    ok.then(|| word.to_ascii_uppercase())
 }
 
 /// A resolved ticket like the one being answered, with the last reply we sent on it.
@@ -123,7 +226,7 @@ pub fn similar_resolved(
         .map(str::to_lowercase)
         .filter(|w| !STOPWORDS.contains(&w.as_str()) && seen_words.insert(w.clone()))
         .take(32)
-        .map(|w| format!("\"{w}\""))
+        .map(|w| quoted(&w))
         .collect();
     if words.is_empty() || limit == 0 {
         return Ok(Vec::new());
@@ -210,7 +313,7 @@ pub fn similar_resolved_reply(conn: &Connection, text: &str) -> Result<Option<(S
     }
     let query = words
         .iter()
-        .map(|w| format!("\"{w}\""))
+        .map(|w| quoted(w))
         .collect::<Vec<_>>()
         .join(" OR ");
     let mut stmt = conn.prepare_cached(
@@ -257,7 +360,47 @@ pub fn similar_resolved_reply(conn: &Connection, text: &str) -> Result<Option<(S
 
 #[cfg(test)]
 mod tests {
-    use super::{fts_query, keywords};
+    use super::{fts_query, index_text, keywords};
+
+    #[test]
+    fn a_ticket_number_being_typed_is_recognised() {
+        use super::number_prefix;
+        assert_eq!(
+            number_prefix(" tkt-2026-0004 "),
+            Some("TKT-2026-0004".into())
+        );
+        assert_eq!(number_prefix("TKT-2"), Some("TKT-2".into()));
+        for not in [
+            "TKT",
+            "TKT-",
+            "TKT-x",
+            "2026-1",
+            "TKT-2026 sync",
+            "TK*-1",
+            "a-1[2]",
+        ] {
+            assert_eq!(number_prefix(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn index_text_splits_letters_from_digits_only() {
+        assert_eq!(
+            index_text("plain words, no digits"),
+            "plain words, no digits"
+        );
+        assert!(matches!(index_text("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(
+            index_text("customer1234@ex12.example"),
+            "customer 1234@ex 12.example"
+        );
+        assert_eq!(
+            index_text("TKT-2026-00042 v2 2FA"),
+            "TKT-2026-00042 v 2 2 FA"
+        );
+        assert_eq!(index_text("Größe3ä"), "Größe 3 ä");
+        assert_eq!(index_text("a1"), "a 1");
+    }
 
     #[test]
     fn keywords_skip_short_and_common_words_once_each() {
@@ -271,10 +414,19 @@ mod tests {
     fn query_quotes_words_and_prefixes_the_last() {
         assert_eq!(fts_query("  "), None);
         assert_eq!(fts_query("sync"), Some("\"sync\"*".into()));
-        assert_eq!(fts_query("s"), Some("\"s\"".into()));
+        assert_eq!(fts_query("syn"), Some("\"syn\"*".into()));
+        assert_eq!(fts_query("sy"), Some("\"sy\"".into()));
+        assert_eq!(
+            fts_query("customer123"),
+            Some("\"customer 123\"*".into()),
+            "letters and digits split as in the index"
+        );
+        assert_eq!(fts_query("customer12"), Some("\"customer 12\"".into()));
+        assert_eq!(fts_query("jo@ex"), Some("\"jo@ex\"".into()));
+        assert_eq!(fts_query("jo@exa"), Some("\"jo@exa\"*".into()));
         assert_eq!(
             fts_query("login 2FA-code \"x"),
-            Some("\"login\" \"2FA-code\" \"\"\"x\"*".into())
+            Some("\"login\" \"2 FA-code\" \"\"\"x\"".into())
         );
     }
 }
