@@ -138,6 +138,20 @@ fn main() {
     )
     .unwrap();
 
+    // BENCH_SYNC_HOLD=SECONDS keeps the servers up that long (at most an hour) before
+    // measuring, with the two configs printed, to try either tool by hand.
+    if let Some(secs) = std::env::var("BENCH_SYNC_HOLD")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        println!(
+            "holding {secs} s: helpdesk --config {} --store <new file> sync; mbsync -c {} bench",
+            cfg.display(),
+            mbsyncrc.display()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(secs.min(3600)));
+    }
+
     // The tools alternate over several rounds (a shared 2-core machine is noisy); the report
     // gives every run and the median.
     const ROUNDS: usize = 3;
