@@ -81,6 +81,36 @@ fn views_at_160x48() {
     insta::assert_snapshot!("split_160x48", render(&store, &mut app, 160, 48));
     press(&mut store, &mut app, &[Action::Open, Action::ToggleFold]);
     insta::assert_snapshot!("split_unfolded_160x48", render(&store, &mut app, 160, 48));
+    press(&mut store, &mut app, &[Action::ToggleFold, Action::Back]);
+
+    // The views snapshotted at 80×24 elsewhere, in like states.
+    let keymap = Keymap::default_map();
+    press(&mut store, &mut app, &[Action::Help]);
+    insta::assert_snapshot!("help_160x48", render(&store, &mut app, 160, 48));
+    press(&mut store, &mut app, &[Action::Back]);
+    type_keys(&mut store, &mut app, &keymap, "/okta aud");
+    insta::assert_snapshot!("search_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1b");
+    analyse(&mut store);
+    press(&mut store, &mut app, &[Action::Top]);
+    tui::perform(&mut store, &mut app, vec![tui::app::Effect::Refresh]).unwrap();
+    select(&mut store, &mut app, "TKT-2026-00027");
+    type_keys(&mut store, &mut app, &keymap, "eOK ");
+    insta::assert_snapshot!("editor_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1b\x1b");
+    assert!(app.editor.is_none());
+    type_keys(&mut store, &mut app, &keymap, "rduplicate");
+    insta::assert_snapshot!("reject_prompt_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1bgvvs");
+    insta::assert_snapshot!("status_choice_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1b");
+    let (_, _, priority, _) = common_category_and_priority(&store, &app);
+    let fx = app.run_command(&format!("filter priority={priority}"));
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    type_keys(&mut store, &mut app, &keymap, "f");
+    insta::assert_snapshot!("filter_prompt_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "c");
+    insta::assert_snapshot!("filter_category_160x48", render(&store, &mut app, 160, 48));
 }
 
 #[test]
