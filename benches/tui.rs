@@ -174,12 +174,15 @@ fn measure(path: &Path) {
         runs.sort_by(f64::total_cmp);
         runs[3]
     };
-    let listed =
-        helpdesk::store::tickets::count_filtered(store.conn(), &tui::list_filter(None)).unwrap();
+    let listed = helpdesk::store::tickets::count_filtered(
+        store.conn(),
+        &tui::list_filter(&Default::default()),
+    )
+    .unwrap();
     let due_end = page_at_end(helpdesk::store::tickets::ListFilter {
         limit: Some(tui::app::PAGE),
         offset: listed as u32 - 150,
-        ..tui::list_filter(None)
+        ..tui::list_filter(&Default::default())
     });
     let activity_end = page_at_end(helpdesk::store::tickets::ListFilter {
         limit: Some(tui::app::PAGE),

@@ -200,9 +200,12 @@ fn the_demo_session_at_80x24() {
     s.wait_text("SSO login fails with Ok");
     s.send("\r");
     s.wait_text("search: okta aud");
-    // Filter by status (clears the search).
+    // Filter: f, s for status, o for open (clears the search).
     s.send("f");
+    s.wait_text("Filter by: s status");
+    s.send("so");
     s.wait_text("status: open");
+    assert!(!s.screen().contains("search: okta aud"), "{}", s.screen());
     s.send("q");
     assert!(s.wait_exit(), "helpdesk demo did not exit cleanly");
     assert!(

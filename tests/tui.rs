@@ -81,6 +81,36 @@ fn views_at_160x48() {
     insta::assert_snapshot!("split_160x48", render(&store, &mut app, 160, 48));
     press(&mut store, &mut app, &[Action::Open, Action::ToggleFold]);
     insta::assert_snapshot!("split_unfolded_160x48", render(&store, &mut app, 160, 48));
+    press(&mut store, &mut app, &[Action::ToggleFold, Action::Back]);
+
+    // The views snapshotted at 80×24 elsewhere, in like states.
+    let keymap = Keymap::default_map();
+    press(&mut store, &mut app, &[Action::Help]);
+    insta::assert_snapshot!("help_160x48", render(&store, &mut app, 160, 48));
+    press(&mut store, &mut app, &[Action::Back]);
+    type_keys(&mut store, &mut app, &keymap, "/okta aud");
+    insta::assert_snapshot!("search_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1b");
+    analyse(&mut store);
+    press(&mut store, &mut app, &[Action::Top]);
+    tui::perform(&mut store, &mut app, vec![tui::app::Effect::Refresh]).unwrap();
+    select(&mut store, &mut app, "TKT-2026-00027");
+    type_keys(&mut store, &mut app, &keymap, "eOK ");
+    insta::assert_snapshot!("editor_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1b\x1b");
+    assert!(app.editor.is_none());
+    type_keys(&mut store, &mut app, &keymap, "rduplicate");
+    insta::assert_snapshot!("reject_prompt_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1bgvvs");
+    insta::assert_snapshot!("status_choice_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "\x1b");
+    let (_, _, priority, _) = common_category_and_priority(&store, &app);
+    let fx = app.run_command(&format!("filter priority={priority}"));
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    type_keys(&mut store, &mut app, &keymap, "f");
+    insta::assert_snapshot!("filter_prompt_160x48", render(&store, &mut app, 160, 48));
+    type_keys(&mut store, &mut app, &keymap, "c");
+    insta::assert_snapshot!("filter_category_160x48", render(&store, &mut app, 160, 48));
 }
 
 #[test]
@@ -161,30 +191,59 @@ fn search_narrows_the_list_as_you_type_and_esc_restores_it() {
     assert_eq!(app.total, 35);
 }
 
+/// Presses keys as the terminal sends them, through the keymap.
+fn type_keys(store: &mut Store, app: &mut tui::app::App, keymap: &Keymap, text: &str) {
+    use ratatui::crossterm::event::KeyCode;
+    for c in text.chars() {
+        let k = match c {
+            '\r' => code(KeyCode::Enter),
+            '\x1b' => code(KeyCode::Esc),
+            '\x08' => code(KeyCode::Backspace),
+            c => key(c),
+        };
+        let fx = tui::handle_key(app, keymap, k);
+        tui::perform(store, app, fx).unwrap();
+    }
+}
+
+/// Tickets of the list with noise and spam left out unless `cond` names a status.
+fn sql_count(store: &Store, cond: &str, params: &[&str]) -> u32 {
+    let hide = if cond.contains("status") {
+        ""
+    } else {
+        " AND status NOT IN ('noise', 'spam')"
+    };
+    store
+        .conn()
+        .query_row(
+            &format!("SELECT count(*) FROM tickets WHERE {cond}{hide}"),
+            rusqlite::params_from_iter(params),
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 #[test]
-fn the_status_filter_cycles_and_counts() {
+fn the_status_filter_picks_a_status_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = demo_store(dir.path());
+    let keymap = Keymap::default_map();
     let mut app = tui::start(&mut store, NOW).unwrap();
-    press(&mut store, &mut app, &[Action::Filter]);
-    let count = |store: &Store, status: &str| -> u32 {
-        store
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM tickets WHERE status = ?1",
-                [status],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
-    assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Open));
-    assert_eq!(app.total, count(&store, "open"));
+    // f, then s for status, then o for open.
+    type_keys(&mut store, &mut app, &keymap, "f");
+    assert_eq!(app.prompt, Some(tui::app::Prompt::Filter(None)));
+    type_keys(&mut store, &mut app, &keymap, "so");
+    assert_eq!(app.prompt, None);
+    assert_eq!(app.filter.status, Some(helpdesk::store::TicketStatus::Open));
+    assert_eq!(app.total, sql_count(&store, "status = ?1", &["open"]));
     assert!(app.total > 30);
-    for _ in 0..4 {
-        press(&mut store, &mut app, &[Action::Filter]);
-    }
-    assert_eq!(app.filter, Some(helpdesk::store::TicketStatus::Noise));
-    assert_eq!(app.total, count(&store, "noise"));
+    // Another status replaces it: noise is listed when asked for.
+    type_keys(&mut store, &mut app, &keymap, "fsn");
+    assert_eq!(
+        app.filter.status,
+        Some(helpdesk::store::TicketStatus::Noise)
+    );
+    assert_eq!(app.total, sql_count(&store, "status = ?1", &["noise"]));
     assert_eq!(
         app.total, 5,
         "newsletter, monitoring alert, no-reply notification, out-of-office and bounce"
@@ -194,18 +253,252 @@ fn the_status_filter_cycles_and_counts() {
             .iter()
             .all(|t| t.status == helpdesk::store::TicketStatus::Noise)
     );
+    // * is any status again; Esc leaves the filter as it was.
+    type_keys(&mut store, &mut app, &keymap, "fs*");
+    assert!(app.filter.is_empty());
+    assert_eq!(app.total, 35);
+    type_keys(&mut store, &mut app, &keymap, "fs\x1b");
+    assert_eq!((app.prompt.is_none(), app.total), (true, 35));
 }
 
 /// The demo store with every ticket analysed by the offline drafter.
 fn analysed_demo_store(dir: &Path) -> Store {
     let mut store = demo_store(dir);
+    analyse(&mut store);
+    store
+}
+
+/// Analyses every ticket with the offline drafter: drafts, categories and priorities.
+fn analyse(store: &mut Store) {
     let drafter = helpdesk::ai::offline::OfflineDrafter::bundled().unwrap();
     let options = helpdesk::ai::StageOptions {
         signature: "The Lumen Cloud team".into(),
         ..Default::default()
     };
-    helpdesk::ai::analyse_pending(&mut store, &drafter, &options, &|| NOW, &mut |_, _| {}).unwrap();
-    store
+    helpdesk::ai::analyse_pending(store, &drafter, &options, &|| NOW, &mut |_, _| {}).unwrap();
+}
+
+/// The category and priority most tickets of the list share, with the keys that pick them.
+fn common_category_and_priority(
+    store: &Store,
+    app: &tui::app::App,
+) -> (String, char, String, char) {
+    use helpdesk::tui::app::ChoiceKind;
+    let (category, priority): (String, String) = store
+        .conn()
+        .query_row(
+            "SELECT category, priority FROM tickets
+             WHERE status NOT IN ('noise', 'spam') AND category IS NOT NULL
+               AND priority IS NOT NULL
+             GROUP BY 1, 2 ORDER BY count(*) DESC, 1, 2 LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let key = |kind: ChoiceKind, value: &str| {
+        kind.choices(&app.categories)
+            .into_iter()
+            .find(|(_, label, _)| label == value)
+            .unwrap()
+            .0
+    };
+    (
+        category.clone(),
+        key(ChoiceKind::Category, &category),
+        priority.clone(),
+        key(ChoiceKind::Priority, &priority),
+    )
+}
+
+#[test]
+fn filters_by_category_priority_and_both_combine_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = analysed_demo_store(dir.path());
+    let keymap = Keymap::default_map();
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    let (category, c, priority, p) = common_category_and_priority(&store, &app);
+    let rows_match = |app: &tui::app::App| {
+        app.page.iter().all(|t| {
+            app.filter
+                .category
+                .as_ref()
+                .is_none_or(|c| t.category.as_ref() == Some(c))
+                && app
+                    .filter
+                    .priority
+                    .as_ref()
+                    .is_none_or(|p| t.priority.as_ref() == Some(p))
+                && app.filter.status.is_none_or(|s| t.status == s)
+        }) && app.page.len() as u32 == app.total
+    };
+
+    // A search ends when the filter changes.
+    type_keys(&mut store, &mut app, &keymap, "/sync\r");
+    assert!(app.search.is_some());
+    type_keys(&mut store, &mut app, &keymap, &format!("fc{c}"));
+    assert!(app.search.is_none());
+    assert_eq!(app.filter.category.as_deref(), Some(category.as_str()));
+    let by_category = sql_count(&store, "category = ?1", &[&category]);
+    assert_eq!(app.total, by_category);
+    assert!(rows_match(&app));
+
+    // Filters combine.
+    type_keys(&mut store, &mut app, &keymap, &format!("fp{p}"));
+    let both = sql_count(
+        &store,
+        "category = ?1 AND priority = ?2",
+        &[&category, &priority],
+    );
+    assert_eq!(app.total, both);
+    assert!(both > 0 && both < by_category, "{both} of {by_category}");
+    assert!(rows_match(&app));
+    assert_eq!(app.selected, 0, "the list starts again from its top");
+    let screen = render(&store, &mut app, 160, 48);
+    let shown = format!("category: {category} · priority: {priority}");
+    assert!(
+        screen.contains(&format!("Tickets ({both}) · {shown}")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("1/{both} tickets  {shown}")),
+        "{screen}"
+    );
+
+    // * is any category: the priority alone is left.
+    type_keys(&mut store, &mut app, &keymap, "fc*");
+    assert_eq!(app.filter.category, None);
+    assert_eq!(app.total, sql_count(&store, "priority = ?1", &[&priority]));
+    assert!(rows_match(&app));
+
+    // With a status too.
+    type_keys(&mut store, &mut app, &keymap, &format!("fc{c}fso"));
+    assert_eq!(
+        app.total,
+        sql_count(
+            &store,
+            "category = ?1 AND priority = ?2 AND status = 'open'",
+            &[&category, &priority]
+        )
+    );
+    assert!(rows_match(&app));
+
+    // Backspace goes back to what to filter; an unknown key says what exists.
+    type_keys(&mut store, &mut app, &keymap, "fp\x08");
+    assert_eq!(app.prompt, Some(tui::app::Prompt::Filter(None)));
+    type_keys(&mut store, &mut app, &keymap, "q");
+    assert!(
+        app.status.contains("s status, c category"),
+        "{}",
+        app.status
+    );
+    assert!(!app.quit && !app.filter.is_empty());
+
+    // x clears every filter.
+    type_keys(&mut store, &mut app, &keymap, "fx");
+    assert!(app.filter.is_empty());
+    assert_eq!(app.total, 35);
+    assert_eq!(app.status, "filters cleared");
+
+    // The action keeps its name in [keys].
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert("filter".to_owned(), vec!["F".to_owned()]);
+    let remapped = Keymap::with_overrides(&keys).unwrap();
+    type_keys(&mut store, &mut app, &remapped, &format!("Fp{p}"));
+    assert_eq!(app.filter.priority.as_deref(), Some(priority.as_str()));
+}
+
+#[test]
+fn the_filter_command_takes_named_values_and_names_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = analysed_demo_store(dir.path());
+    let keymap = Keymap::default_map();
+    let mut app = tui::start(&mut store, NOW).unwrap();
+    let (category, _, priority, _) = common_category_and_priority(&store, &app);
+    // Any case; the dimensions not named are any.
+    type_keys(
+        &mut store,
+        &mut app,
+        &keymap,
+        &format!(
+            ":filter status=open category={} priority={}\r",
+            category.to_lowercase(),
+            priority.to_uppercase()
+        ),
+    );
+    assert_eq!(app.filter.category.as_deref(), Some(category.as_str()));
+    assert_eq!(app.filter.priority.as_deref(), Some(priority.as_str()));
+    assert_eq!(app.filter.status, Some(helpdesk::store::TicketStatus::Open));
+    assert_eq!(
+        app.total,
+        sql_count(
+            &store,
+            "status = 'open' AND category = ?1 AND priority = ?2",
+            &[&category, &priority]
+        )
+    );
+    let fx = app.run_command(&format!("filter priority={priority}"));
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    assert_eq!(
+        (app.filter.status, app.filter.category.as_deref()),
+        (None, None)
+    );
+    assert_eq!(app.total, sql_count(&store, "priority = ?1", &[&priority]));
+
+    // An invalid value or key changes nothing and says what is valid.
+    let before = app.filter.clone();
+    type_keys(&mut store, &mut app, &keymap, ":filter priority=hgh\r");
+    assert_eq!(
+        app.status,
+        "unknown priority \"hgh\"; valid: low, medium, high, urgent"
+    );
+    assert_eq!(app.filter, before);
+    let fx = app.run_command("filter colour=red");
+    assert!(fx.is_empty());
+    assert_eq!(
+        app.status,
+        "unknown filter \"colour\"; valid: status, category, priority"
+    );
+    let fx = app.run_command("filter category=Payments");
+    assert!(fx.is_empty());
+    assert!(
+        app.status
+            .starts_with("unknown category \"Payments\"; valid: Billing, Technical"),
+        "{}",
+        app.status
+    );
+
+    // A bare status, as before; all clears.
+    let fx = app.run_command("filter waiting");
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    assert_eq!(
+        app.filter.status,
+        Some(helpdesk::store::TicketStatus::Waiting)
+    );
+    assert_eq!(app.filter.priority, None);
+    assert_eq!(app.total, sql_count(&store, "status = 'waiting'", &[]));
+    let fx = app.run_command("filter all");
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    assert!(app.filter.is_empty());
+    assert_eq!(app.total, 35);
+
+    // Nothing matches: the list says so and how to get back.
+    let fx = app.run_command("filter status=spam category=Billing");
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    assert_eq!(app.total, 0);
+    let screen = render(&store, &mut app, 80, 24);
+    assert!(
+        screen.contains("No ticket matches status: spam · category: Billing."),
+        "{screen}"
+    );
+
+    // The filter prompt, with a filter set: what is filtered shows in the prompt and the
+    // list title; then the categories (they take two lines at 80 columns).
+    let fx = app.run_command(&format!("filter priority={priority}"));
+    tui::perform(&mut store, &mut app, fx).unwrap();
+    type_keys(&mut store, &mut app, &keymap, "f");
+    insta::assert_snapshot!("filter_prompt_80x24", render(&store, &mut app, 80, 24));
+    type_keys(&mut store, &mut app, &keymap, "c");
+    insta::assert_snapshot!("filter_category_80x24", render(&store, &mut app, 80, 24));
 }
 
 fn key(c: char) -> ratatui::crossterm::event::KeyEvent {
@@ -435,7 +728,9 @@ fn pages_near_the_end_read_from_the_end_give_the_same_rows() {
                 .build(),
         );
     }
-    let all = helpdesk::store::tickets::list(h.store.conn(), &tui::list_filter(None)).unwrap();
+    let all =
+        helpdesk::store::tickets::list(h.store.conn(), &tui::list_filter(&Default::default()))
+            .unwrap();
     assert_eq!(all.len(), 450);
     let mut app = tui::start(&mut h.store, NOW).unwrap();
     press(&mut h.store, &mut app, &[Action::Bottom]);

@@ -208,6 +208,8 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
         store.conn(),
         &ListFilter {
             status,
+            category: None,
+            priority: None,
             limit: args.limit,
             offset: 0,
             hide_filtered: !args.all,

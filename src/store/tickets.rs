@@ -205,6 +205,11 @@ fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketState> {
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub status: Option<TicketStatus>,
+    /// Only tickets of this category (compared without regard to case: a rule may have set
+    /// `billing` where analysis sets `Billing`).
+    pub category: Option<String>,
+    /// Only tickets of this priority (`low`, `medium`, `high`, `urgent`).
+    pub priority: Option<String>,
     pub limit: Option<u32>,
     pub offset: u32,
     /// With no status given, leave out noise and spam (the default views).
@@ -231,8 +236,11 @@ pub enum Order {
 const WHERE: &str = "WHERE (?1 IS NULL OR t.status = ?1)
            AND (?1 IS NOT NULL OR ?4 = 0 OR t.status NOT IN ('noise', 'spam'))";
 
-/// The deadline conditions; `?5` and `?6` appear either way so the parameters stay the same.
-fn due_clause(filter: &ListFilter) -> String {
+/// The conditions besides [`WHERE`], AND-combined with it. Each parameter appears whether its
+/// filter is set or not (`?5 IS NULL` when not), so that the parameters stay the same; a
+/// filter that is not set adds no condition on the row, so the unfiltered count keeps its
+/// covering index. One statement per combination, each cached.
+fn conditions(filter: &ListFilter) -> String {
     let mut w = String::new();
     match filter.due_before {
         Some(_) => w.push_str(&format!(" AND {NEXT_DUE} < ?5")),
@@ -244,6 +252,14 @@ fn due_clause(filter: &ListFilter) -> String {
         )),
         None => w.push_str(" AND ?6 IS NULL"),
     }
+    w.push_str(match filter.category {
+        Some(_) => " AND t.category = ?7 COLLATE NOCASE",
+        None => " AND ?7 IS NULL",
+    });
+    w.push_str(match filter.priority {
+        Some(_) => " AND t.priority = ?8",
+        None => " AND ?8 IS NULL",
+    });
     w
 }
 
@@ -256,7 +272,7 @@ fn list_sql(filter: &ListFilter) -> String {
     };
     format!(
         "{SELECT} {WHERE}{} ORDER BY {order} LIMIT ?2 OFFSET ?3",
-        due_clause(filter)
+        conditions(filter)
     )
 }
 
@@ -270,7 +286,9 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<TicketRow>> {
             filter.offset,
             filter.hide_filtered,
             filter.due_before,
-            filter.due_from
+            filter.due_from,
+            filter.category,
+            filter.priority
         ],
         row,
     )?;
@@ -288,7 +306,9 @@ pub fn explain_list(conn: &Connection, filter: &ListFilter) -> Result<String> {
             filter.offset,
             filter.hide_filtered,
             filter.due_before,
-            filter.due_from
+            filter.due_from,
+            filter.category,
+            filter.priority
         ],
         |r| r.get::<_, String>(3),
     )?;
@@ -300,7 +320,7 @@ pub fn count_filtered(conn: &Connection, filter: &ListFilter) -> Result<i64> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT count(*) FROM tickets t {WHERE}{} AND ?2 IS NULL AND ?3 IS NULL",
-            due_clause(filter)
+            conditions(filter)
         ))?
         .query_row(
             params![
@@ -309,7 +329,9 @@ pub fn count_filtered(conn: &Connection, filter: &ListFilter) -> Result<i64> {
                 None::<i64>,
                 filter.hide_filtered,
                 filter.due_before,
-                filter.due_from
+                filter.due_from,
+                filter.category,
+                filter.priority
             ],
             |r| r.get(0),
         )?)
@@ -542,4 +564,148 @@ pub fn set_escalation_url(conn: &Connection, id: i64, url: &str) -> Result<()> {
     conn.prepare_cached("UPDATE tickets SET escalation_url = ?2 WHERE id = ?1")?
         .execute(params![id, url])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// 90 tickets across statuses, categories (one `billing` in another case, as a rule may
+    /// set it) and priorities, some with running SLA clocks, the activity times interleaved.
+    fn store(dir: &std::path::Path) -> Store {
+        let store = Store::open(&dir.join("t.sqlite3")).unwrap();
+        let statuses = [
+            TicketStatus::Open,
+            TicketStatus::Waiting,
+            TicketStatus::Open,
+            TicketStatus::Noise,
+            TicketStatus::Closed,
+        ];
+        let categories = ["Billing", "Technical", "billing", "Account"];
+        for i in 0..90_i64 {
+            let number = format!("TKT-2026-{i:05}");
+            let subject = format!("question {i}");
+            let id = insert(
+                store.conn(),
+                &NewTicket {
+                    number: &number,
+                    subject: &subject,
+                    subject_norm: &subject,
+                    requester_addr: "c@customer.example",
+                    requester_name: None,
+                    status: statuses[i as usize % statuses.len()],
+                    review_reason: None,
+                    flagged: false,
+                    linked_ticket_id: None,
+                    last_inbound_at: None,
+                    now: 1_000 + (i * 7) % 90,
+                },
+            )
+            .unwrap();
+            let fields = AnalysisFields {
+                category: categories[i as usize % categories.len()],
+                priority: ["low", "medium", "high", "urgent"][(i as usize / 2) % 4],
+                language: "en",
+                sentiment: "neutral",
+                summary: "",
+            };
+            set_analysis(store.conn(), id, &fields, 0).unwrap();
+            if i % 3 == 0 {
+                set_sla(store.conn(), id, 500, 2_000 + (i * 13) % 50, 9_000).unwrap();
+            }
+        }
+        store
+    }
+
+    #[test]
+    fn category_and_priority_combine_with_status_and_pages_read_from_either_end_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let conn = store.conn();
+        let everything = list(conn, &ListFilter::default()).unwrap();
+        for (status, category, priority) in [
+            (None, Some("Billing"), None),
+            (None, None, Some("high")),
+            (None, Some("Billing"), Some("high")),
+            (Some(TicketStatus::Open), Some("BILLING"), Some("high")),
+            (Some(TicketStatus::Noise), Some("billing"), None),
+        ] {
+            let filter = ListFilter {
+                status,
+                category: category.map(str::to_owned),
+                priority: priority.map(str::to_owned),
+                hide_filtered: true,
+                order: Order::Due,
+                ..Default::default()
+            };
+            let what = format!("{status:?} {category:?} {priority:?}");
+            let all = list(conn, &filter).unwrap();
+            let expected: Vec<&str> = everything
+                .iter()
+                .filter(|t| match status {
+                    Some(s) => t.status == s,
+                    None => !matches!(t.status, TicketStatus::Noise | TicketStatus::Spam),
+                })
+                .filter(|t| {
+                    category.is_none_or(|c| {
+                        t.category
+                            .as_deref()
+                            .is_some_and(|tc| tc.eq_ignore_ascii_case(c))
+                    })
+                })
+                .filter(|t| priority.is_none_or(|p| t.priority.as_deref() == Some(p)))
+                .map(|t| t.number.as_str())
+                .collect();
+            let mut got: Vec<&str> = all.iter().map(|t| t.number.as_str()).collect();
+            assert!(all.len() >= 3, "{what}: {got:?}");
+            assert_eq!(
+                count_filtered(conn, &filter).unwrap(),
+                all.len() as i64,
+                "{what}"
+            );
+            got.sort_unstable();
+            let mut want = expected.clone();
+            want.sort_unstable();
+            assert_eq!(got, want, "{what}");
+
+            // Pages of 2 from the top, and the same windows read from the end, turned around.
+            let n = all.len() as u32;
+            for offset in (0..n).step_by(2) {
+                let forward = list(
+                    conn,
+                    &ListFilter {
+                        limit: Some(2),
+                        offset,
+                        ..filter.clone()
+                    },
+                )
+                .unwrap();
+                let end = (offset + 2).min(n);
+                let mut backward = list(
+                    conn,
+                    &ListFilter {
+                        limit: Some(end - offset),
+                        offset: n - end,
+                        reverse: true,
+                        ..filter.clone()
+                    },
+                )
+                .unwrap();
+                backward.reverse();
+                let ids = |rows: &[TicketRow]| rows.iter().map(|t| t.id).collect::<Vec<_>>();
+                assert_eq!(
+                    ids(&forward),
+                    ids(&all[offset as usize..end as usize]),
+                    "{what}"
+                );
+                assert_eq!(ids(&backward), ids(&forward), "{what} at {offset}");
+            }
+
+            // Still the order's index, without a sort.
+            let plan = explain_list(conn, &filter).unwrap();
+            assert!(plan.contains("tickets_sla_order"), "{what}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{what}: {plan}");
+        }
+    }
 }

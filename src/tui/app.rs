@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use ratatui_textarea::TextArea;
 
+use super::filter::{self, Filter};
 use crate::send::review::{Field, PRIORITIES};
 use crate::store::TicketStatus;
 use crate::store::messages::{DraftRow, MessageRow};
@@ -71,6 +72,8 @@ pub enum Prompt {
     Text { kind: TextPrompt, text: String },
     /// One key picks one of the choices.
     Choice(ChoiceKind),
+    /// `f`: one key picks what to filter (`None`), then one more its value.
+    Filter(Option<ChoiceKind>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,8 +327,8 @@ pub struct App {
     pub status: String,
     pub now: i64,
     pub quit: bool,
-    /// Only tickets in this status (`f` cycles); `None` is all.
-    pub filter: Option<TicketStatus>,
+    /// Which tickets the list shows (`f`, `:filter`).
+    pub filter: Filter,
     pub search: Option<Search>,
     pub prompt: Option<Prompt>,
     pub editor: Option<Editor>,
@@ -355,7 +358,7 @@ impl App {
             status: String::new(),
             now,
             quit: false,
-            filter: None,
+            filter: Filter::default(),
             search: None,
             prompt: None,
             editor: None,
@@ -531,6 +534,20 @@ impl App {
                     }
                 }
             }
+            Prompt::Filter(dimension) => {
+                let dimension = *dimension;
+                self.prompt = None;
+                match (key, dimension) {
+                    (Input::Char(c), None) => self.filter_dimension(c.to_ascii_lowercase()),
+                    (Input::Char(c), Some(kind)) => self.filter_value(kind, c),
+                    // Backspace goes back to what to filter; Enter and Esc close.
+                    (Input::Backspace, Some(_)) => {
+                        self.prompt = Some(Prompt::Filter(None));
+                        Vec::new()
+                    }
+                    _ => Vec::new(),
+                }
+            }
             Prompt::Text { kind, text } => match key {
                 Input::Char(c) => {
                     text.push(c);
@@ -557,6 +574,62 @@ impl App {
                 }
             },
         }
+    }
+
+    /// The first key of the `f` prompt: what to filter, or clear every filter.
+    fn filter_dimension(&mut self, c: char) -> Vec<Effect> {
+        if c == filter::CLEAR_KEY {
+            self.status = "filters cleared".into();
+            return self.set_filter(Filter::default());
+        }
+        match filter::DIMENSIONS.iter().find(|(k, _)| *k == c) {
+            Some((_, kind)) => {
+                self.prompt = Some(Prompt::Filter(Some(*kind)));
+                Vec::new()
+            }
+            None => {
+                let keys: Vec<String> = filter::DIMENSIONS
+                    .iter()
+                    .map(|(k, kind)| format!("{k} {}", kind.name()))
+                    .collect();
+                self.say(format!(
+                    "nothing to filter on {c:?}: {}, {} clears all",
+                    keys.join(", "),
+                    filter::CLEAR_KEY
+                ))
+            }
+        }
+    }
+
+    /// The second key of the `f` prompt: a value of the dimension, or any.
+    fn filter_value(&mut self, kind: ChoiceKind, c: char) -> Vec<Effect> {
+        let mut new = self.filter.clone();
+        if c == filter::ANY_KEY {
+            new.clear(kind);
+            return self.set_filter(new);
+        }
+        let choice = kind
+            .choices(&self.categories)
+            .into_iter()
+            .find(|(k, _, _)| *k == c.to_ascii_lowercase());
+        match choice {
+            Some((_, _, value)) => {
+                new.apply(value);
+                self.set_filter(new)
+            }
+            None => self.say(format!(
+                "no {} for {c:?} ({} is any)",
+                kind.name(),
+                filter::ANY_KEY
+            )),
+        }
+    }
+
+    /// A new filter: the search ends and the list starts again from its top.
+    fn set_filter(&mut self, filter: Filter) -> Vec<Effect> {
+        self.filter = filter;
+        self.search = None;
+        vec![Effect::Reload]
     }
 
     fn set_field(&mut self, field: Field) -> Vec<Effect> {
@@ -660,19 +733,14 @@ impl App {
                 }];
             }
             "filter" => {
-                self.search = None;
-                self.filter = match arg {
-                    "" | "all" => None,
-                    s => match s.parse::<TicketStatus>() {
-                        Ok(st) => Some(st),
-                        Err(e) => return self.say(e),
-                    },
+                return match Filter::parse(arg, &self.categories) {
+                    Ok(f) => self.set_filter(f),
+                    Err(e) => self.say(e),
                 };
-                return vec![Effect::Reload];
             }
             other => {
                 return self.say(format!(
-                    "unknown command {other:?}: approve, reject REASON, undo, edit, editor, note [TEXT], regenerate, status S, priority P, category C, escalate, stats, select, clear, restore, search Q, filter S|all, send, sync, help, quit"
+                    "unknown command {other:?}: approve, reject REASON, undo, edit, editor, note [TEXT], regenerate, status S, priority P, category C, escalate, stats, select, clear, restore, search Q, filter all|S|status=S category=C priority=P, send, sync, help, quit"
                 ));
             }
         };
@@ -877,19 +945,10 @@ impl App {
                 Vec::new()
             }
             (Action::Filter, _) => {
-                const CYCLE: [Option<TicketStatus>; 7] = [
-                    None,
-                    Some(TicketStatus::Open),
-                    Some(TicketStatus::Waiting),
-                    Some(TicketStatus::Resolved),
-                    Some(TicketStatus::Closed),
-                    Some(TicketStatus::Noise),
-                    Some(TicketStatus::Spam),
-                ];
-                let i = CYCLE.iter().position(|f| *f == self.filter).unwrap_or(0);
-                self.filter = CYCLE[(i + 1) % CYCLE.len()];
-                self.search = None;
-                vec![Effect::Reload]
+                // The list shows the filter in its title while the prompt asks.
+                self.focus = Pane::List;
+                self.prompt = Some(Prompt::Filter(None));
+                Vec::new()
             }
             (Action::NextPane, f) => {
                 self.focus = match f {

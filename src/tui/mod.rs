@@ -7,6 +7,7 @@
 //! it performs the model's effects against the local store (milliseconds) and redraws.
 
 pub mod app;
+pub mod filter;
 pub mod keymap;
 pub mod views;
 pub mod widgets;
@@ -199,11 +200,11 @@ pub fn perform_with(
                 if app.search.is_some() {
                     continue; // search results are loaded whole
                 }
-                let rows = load_window(s.store, app.filter, app.total, offset, limit)?;
+                let rows = load_window(s.store, &app.filter, app.total, offset, limit)?;
                 queue.extend(app.page_loaded(offset, rows));
             }
             Effect::Reload => {
-                let total = tickets::count_filtered(s.store.conn(), &list_filter(app.filter))?
+                let total = tickets::count_filtered(s.store.conn(), &list_filter(&app.filter))?
                     .max(0) as u32;
                 app.list_reset(total);
                 queue.push(Effect::LoadPage {
@@ -224,12 +225,12 @@ pub fn perform_with(
                     // The ticket under the cursor stays under it when a change moved it in the
                     // list order (and is still within the loaded window).
                     let keep = app.current();
-                    let total = tickets::count_filtered(s.store.conn(), &list_filter(app.filter))?
+                    let total = tickets::count_filtered(s.store.conn(), &list_filter(&app.filter))?
                         .max(0) as u32;
                     app.total = total;
                     app.selected = app.selected.min(total.saturating_sub(1));
                     let offset = app.offset.min(app.selected);
-                    let rows = load_window(s.store, app.filter, total, offset, app::PAGE)?;
+                    let rows = load_window(s.store, &app.filter, total, offset, app::PAGE)?;
                     if let Some(i) = keep.and_then(|id| rows.iter().position(|t| t.id == id)) {
                         app.selected = offset + i as u32;
                     }
@@ -362,7 +363,7 @@ fn search_rows(store: &Store, query: &str) -> crate::store::Result<Vec<tickets::
 /// but an OFFSET deep into it costs a step per skipped row.
 fn load_window(
     store: &Store,
-    status: Option<crate::store::TicketStatus>,
+    filter: &filter::Filter,
     total: u32,
     offset: u32,
     limit: u32,
@@ -375,7 +376,7 @@ fn load_window(
                 limit: Some(end.saturating_sub(offset)),
                 offset: total - end,
                 reverse: true,
-                ..list_filter(status)
+                ..list_filter(filter)
             },
         )?;
         rows.reverse();
@@ -386,7 +387,7 @@ fn load_window(
         &tickets::ListFilter {
             limit: Some(limit),
             offset,
-            ..list_filter(status)
+            ..list_filter(filter)
         },
     )
 }
@@ -400,9 +401,11 @@ fn refresh_counts(store: &Store, app: &mut App) -> crate::store::Result<()> {
 
 /// The list the review screen shows: next SLA deadline first; noise and spam only when the
 /// status filter asks for them.
-pub fn list_filter(status: Option<crate::store::TicketStatus>) -> tickets::ListFilter {
+pub fn list_filter(filter: &filter::Filter) -> tickets::ListFilter {
     tickets::ListFilter {
-        status,
+        status: filter.status,
+        category: filter.category.clone(),
+        priority: filter.priority.clone(),
         hide_filtered: true,
         order: tickets::Order::Due,
         ..Default::default()
@@ -411,7 +414,8 @@ pub fn list_filter(status: Option<crate::store::TicketStatus>) -> tickets::ListF
 
 /// A model with the first page and the first ticket loaded.
 pub fn start(store: &mut Store, now: i64) -> crate::store::Result<App> {
-    let total = tickets::count_filtered(store.conn(), &list_filter(None))?.max(0) as u32;
+    let total =
+        tickets::count_filtered(store.conn(), &list_filter(&Default::default()))?.max(0) as u32;
     let mut app = App::new(total, now);
     perform(
         store,

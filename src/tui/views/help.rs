@@ -7,13 +7,20 @@ use ratatui::widgets::{Clear, Paragraph};
 use super::Theme;
 use crate::tui::keymap::{Entry, Keymap};
 
+/// Room for the keys of an entry (` PageDown ctrl-d `, with a space each side).
+const KEY_WIDTH: usize = 15;
+
 fn line(e: &Entry, key_width: usize, width: usize) -> Line<'static> {
     let keys = e.keys.join(" ");
-    let help: String = e
-        .help
-        .chars()
-        .take(width.saturating_sub(key_width + 2))
-        .collect();
+    // Only where the screen is narrower than the keymap's longest line: cut, visibly.
+    let room = width.saturating_sub(key_width + 2);
+    let help: String = if e.help.chars().count() > room {
+        let mut cut: String = e.help.chars().take(room.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    } else {
+        e.help.clone()
+    };
     Line::from(vec![
         Span::styled(
             format!(" {keys:<key_width$} "),
@@ -33,14 +40,23 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, keymap: &Keymap, theme: Theme, sc
         (2, n.div_ceil(2))
     };
     let height = (rows + 4).min(area.height);
-    let width = if columns == 1 { 72 } else { 150 }.min(area.width);
+    // As wide as the longest line needs (a space after it), the screen permitting.
+    let longest = keymap
+        .entries
+        .iter()
+        .map(|e| e.help.chars().count())
+        .max()
+        .unwrap_or(0);
+    let column = (KEY_WIDTH + 2 + longest + 1) as u16;
+    // The footer line needs some 60 columns.
+    let width = (columns * column + 2).max(62).min(area.width);
     let [row] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(width)])
         .flex(Flex::Center)
         .areas(row);
-    let key_width = 15;
+    let key_width = KEY_WIDTH;
     let col_width = (usize::from(width.saturating_sub(2)) / usize::from(columns)).max(20);
     let visible = usize::from(height.saturating_sub(4)).max(1);
     let max_scroll = usize::from(rows).saturating_sub(visible);

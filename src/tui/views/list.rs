@@ -8,16 +8,50 @@ use super::{Theme, age};
 use crate::store::{EscalationState, TicketStatus};
 use crate::ticket::sla;
 use crate::tui::app::{App, Pane};
-use crate::tui::widgets::safe_text::span;
+use crate::tui::widgets::safe_text::{clean, span};
+use unicode_width::UnicodeWidthStr;
+
+/// ` Tickets ` or, filtered, ` Tickets (12) · status: open · priority: high `: the values
+/// alone (` Tickets (12) · open · high `) where that does not fit. A search lists what it
+/// finds whatever the filter, so the title leaves the filter out then.
+fn title(app: &App, width: u16) -> String {
+    if app.filter.is_empty() || app.search.is_some() {
+        return " Tickets ".into();
+    }
+    let long = format!(" Tickets ({}) · {} ", app.total, app.filter.describe());
+    let text = if long.width() + 2 <= usize::from(width) {
+        long
+    } else {
+        format!(
+            " Tickets ({}) · {} ",
+            app.total,
+            app.filter.describe_short()
+        )
+    };
+    clean(&text)
+}
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
-    let block = theme.block(" Tickets ", app.focus == Pane::List);
+    let title = title(app, area.width);
+    let block = theme.block(&title, app.focus == Pane::List);
     app.visible = area.height.saturating_sub(3).max(1);
     if app.total == 0 {
-        let text = Line::from(
-            "No tickets. Import mail with `helpdesk import PATH` or try `helpdesk demo`.",
+        let text = match &app.search {
+            Some(s) => format!("Nothing found for \"{}\".", clean(&s.query)),
+            None if !app.filter.is_empty() => format!(
+                "No ticket matches {}. `:filter all` shows every ticket.",
+                clean(&app.filter.describe())
+            ),
+            None => {
+                "No tickets. Import mail with `helpdesk import PATH` or try `helpdesk demo`.".into()
+            }
+        };
+        frame.render_widget(
+            ratatui::widgets::Paragraph::new(Line::from(text))
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(block),
+            area,
         );
-        frame.render_widget(ratatui::widgets::Paragraph::new(text).block(block), area);
         return;
     }
     // Columns give way in order when the pane is narrow: FROM first (narrower below 90), then

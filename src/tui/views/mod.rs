@@ -105,9 +105,16 @@ impl Theme {
     }
 }
 
+/// The most lines a one-key prompt takes at the bottom before its choices are cut off.
+const PROMPT_LINES: usize = 4;
+
 pub fn draw(frame: &mut Frame<'_>, app: &mut App, keymap: &Keymap, theme: Theme) {
-    let [body, status] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    let prompt = prompt_lines(app, theme, frame.area().width);
+    let status_height = prompt
+        .as_ref()
+        .map_or(1, |l| l.len().clamp(1, PROMPT_LINES)) as u16;
+    let [body, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(status_height)])
+        .areas(frame.area());
     if body.width >= SPLIT_WIDTH {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
@@ -127,7 +134,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, keymap: &Keymap, theme: Theme)
             Pane::Draft => draft::draw(frame, pane, app, theme),
         }
     }
-    draw_status(frame, status, app, theme);
+    match prompt {
+        Some(lines) => frame.render_widget(ratatui::widgets::Paragraph::new(lines), status),
+        None => draw_status(frame, status, app, theme),
+    }
     if app.overlay == Overlay::Stats {
         let area = frame.area();
         frame.render_widget(ratatui::widgets::Clear, area);
@@ -160,12 +170,22 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, focus: Pane, theme: Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
-fn draw_prompt(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) -> bool {
+/// The open prompt, on as many lines of `width` as its choices need.
+fn prompt_lines(app: &App, theme: Theme, width: u16) -> Option<Vec<Line<'static>>> {
     use super::app::{Prompt, TextPrompt};
+    use super::filter::{ANY_KEY, CLEAR_KEY, DIMENSIONS};
     let clean = super::widgets::safe_text::clean;
-    let line = match &app.prompt {
-        None => return false,
-        Some(Prompt::Text { kind, text }) => {
+    let choice = |key: char, label: String, style: Style| {
+        vec![
+            Span::styled(key.to_string(), theme.fg(theme.warn)),
+            Span::raw(" "),
+            Span::styled(label, style),
+            Span::raw(" "),
+        ]
+    };
+    let cancel = vec![Span::styled(" Esc cancel", theme.dim())];
+    let lines = match app.prompt.as_ref()? {
+        Prompt::Text { kind, text } => {
             let (label, hint) = match kind {
                 TextPrompt::RejectReason => ("Reject, reason: ", "   Enter reject · Esc cancel"),
                 TextPrompt::Command => (":", "   Enter run · Esc cancel · :help lists commands"),
@@ -175,28 +195,101 @@ fn draw_prompt(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) -> bo
             } else {
                 format!("({} selected) ", app.selection.len())
             };
-            Line::from(vec![
+            vec![Line::from(vec![
                 Span::styled(format!("{bulk}{label}"), theme.fg(theme.accent)),
                 Span::raw(clean(text)),
                 Span::styled("█", theme.dim()),
                 Span::styled(hint, theme.dim()),
-            ])
+            ])]
         }
-        Some(Prompt::Choice(kind)) => {
-            let mut spans = vec![Span::styled(
-                format!("Set {}: ", kind.name()),
-                theme.fg(theme.accent),
-            )];
-            for (key, label, _) in kind.choices(&app.categories) {
-                spans.push(Span::styled(format!("{key}"), theme.fg(theme.warn)));
-                spans.push(Span::raw(format!(" {} ", clean(&label))));
-            }
-            spans.push(Span::styled(" Esc cancel", theme.dim()));
-            Line::from(spans)
+        Prompt::Choice(kind) => {
+            let mut items: Vec<Vec<Span<'static>>> = kind
+                .choices(&app.categories)
+                .into_iter()
+                .map(|(key, label, _)| choice(key, clean(&label), Style::new()))
+                .collect();
+            items.push(cancel);
+            pack(
+                Span::styled(format!("Set {}: ", kind.name()), theme.fg(theme.accent)),
+                items,
+                width,
+            )
+        }
+        Prompt::Filter(None) => {
+            let mut items: Vec<Vec<Span<'static>>> = DIMENSIONS
+                .iter()
+                .map(|(key, kind)| {
+                    let label = match app.filter.get(*kind) {
+                        Some(v) => format!("{}={}", kind.name(), clean(&v)),
+                        None => kind.name().to_owned(),
+                    };
+                    choice(*key, label, Style::new())
+                })
+                .collect();
+            items.push(choice(CLEAR_KEY, "clear all".into(), Style::new()));
+            items.push(cancel);
+            pack(
+                Span::styled("Filter by: ", theme.fg(theme.accent)),
+                items,
+                width,
+            )
+        }
+        Prompt::Filter(Some(kind)) => {
+            // The value filtered now stands out.
+            let current = app.filter.get(*kind);
+            let mut items: Vec<Vec<Span<'static>>> = kind
+                .choices(&app.categories)
+                .into_iter()
+                .map(|(key, label, _)| {
+                    let style = if current.as_deref() == Some(label.as_str()) {
+                        theme.selected()
+                    } else {
+                        Style::new()
+                    };
+                    choice(key, clean(&label), style)
+                })
+                .collect();
+            let any = if current.is_none() {
+                theme.selected()
+            } else {
+                Style::new()
+            };
+            items.push(choice(ANY_KEY, "any".into(), any));
+            items.push(cancel);
+            pack(
+                Span::styled(
+                    format!("Filter by {}: ", kind.name()),
+                    theme.fg(theme.accent),
+                ),
+                items,
+                width,
+            )
         }
     };
-    frame.render_widget(line, area);
-    true
+    Some(lines)
+}
+
+/// `head`, then the items on as many lines of `width` as they need (continuation lines
+/// indented under the first item); an item is never split across lines.
+fn pack(head: Span<'static>, items: Vec<Vec<Span<'static>>>, width: u16) -> Vec<Line<'static>> {
+    let indent = head.width();
+    let mut lines = Vec::new();
+    let mut line = vec![head];
+    let mut used = indent;
+    let mut empty = true;
+    for item in items {
+        let w: usize = item.iter().map(Span::width).sum();
+        if !empty && used + w > usize::from(width) {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            line.push(Span::raw(" ".repeat(indent)));
+            used = indent;
+        }
+        used += w;
+        empty = false;
+        line.extend(item);
+    }
+    lines.push(Line::from(line));
+    lines
 }
 
 /// Sync, analysis and outbox, short: `sync 12:03` / `offline: …`, `drafting 3/9`, `outbox 2`.
@@ -261,9 +354,6 @@ fn background_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
 }
 
 fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
-    if draw_prompt(frame, area, app, theme) {
-        return;
-    }
     if let Some(search) = &app.search
         && search.editing
     {
@@ -285,8 +375,15 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         format!("{}/{} tickets", app.selected + 1, app.total)
     };
     let mut spans = vec![Span::styled(format!(" {position} "), theme.selected())];
-    if let Some(f) = app.filter {
-        spans.push(Span::styled(format!(" status: {f} "), theme.fg(theme.warn)));
+    // A search lists what it finds whatever the filter; the filter is back when it ends.
+    if !app.filter.is_empty() && app.search.is_none() {
+        spans.push(Span::styled(
+            format!(
+                " {} ",
+                super::widgets::safe_text::clean(&app.filter.describe())
+            ),
+            theme.fg(theme.warn),
+        ));
     }
     if let Some(s) = &app.search {
         spans.push(Span::styled(
