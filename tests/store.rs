@@ -346,3 +346,70 @@ fn two_processes_importing_into_one_store_corrupt_nothing() {
     };
     assert_eq!(dup(&summary(&oa)) + dup(&summary(&ob)), 100);
 }
+
+#[test]
+fn check_constraints_hold_without_temporary_tables() {
+    let h = support::Harness::new();
+    let c = h.store.conn();
+    // Migration 9 turned `x IN (...)` checks into OR chains: a constant IN list of three or
+    // more values made SQLite build a temporary b-tree on every insert.
+    let schema: Vec<String> = c
+        .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%CHECK%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(schema.len() >= 5);
+    for sql in &schema {
+        assert!(!sql.contains(" IN ('"), "{sql}");
+    }
+    let plan = |sql: &str| -> Vec<String> {
+        let mut st = c.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let n = st.parameter_count();
+        st.query_map(
+            rusqlite::params_from_iter(std::iter::repeat_n(rusqlite::types::Null, n)),
+            |r| r.get::<_, String>(1),
+        )
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let ops =
+        plan("INSERT OR IGNORE INTO participants (ticket_id, address, role) VALUES (?1, ?2, ?3)");
+    assert!(!ops.iter().any(|o| o == "OpenEphemeral"), "{ops:?}");
+    // The checks still refuse what they refused.
+    h.store
+        .conn()
+        .execute(
+            "INSERT INTO tickets (number, subject, subject_norm, requester_addr, status,
+                 created_at, updated_at)
+             VALUES ('TKT-2026-09999', 's', 's', 'a@x', 'open', 1, 1)",
+            [],
+        )
+        .unwrap();
+    let bad = c.execute(
+        "INSERT INTO participants (ticket_id, address, role)
+         SELECT id, 'a@x', 'bogus' FROM tickets WHERE number = 'TKT-2026-09999'",
+        [],
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("CHECK constraint failed")
+    );
+    let bad = c.execute(
+        "UPDATE tickets SET status = 'pending' WHERE number = 'TKT-2026-09999'",
+        [],
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("CHECK constraint failed")
+    );
+    c.execute(
+        "UPDATE tickets SET status = 'noise', ack_state = NULL WHERE number = 'TKT-2026-09999'",
+        [],
+    )
+    .unwrap();
+}

@@ -23,6 +23,12 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
     prefix = '3'
 );
 
+-- Terms wait in memory until 8 MiB of them (default 1 MiB) before FTS5 writes a segment: a
+-- sync's batch of 1,000 messages then makes one segment instead of several that FTS5 must
+-- merge again. Measured on a 10,000-message import: the indexing work fell from 2.30 to 1.29
+-- billion instructions.
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', 8388608);
+
 -- A row still queued is not in the index yet: only the queue entry goes.
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
 BEGIN
