@@ -12,7 +12,7 @@ fn main() -> ExitCode {
                 // `helpdesk ticket list | head` is not a failure.
                 return ExitCode::SUCCESS;
             }
-            eprintln!("helpdesk: {e:#}");
+            eprintln!("helpdesk: {}", helpdesk::cli::error_text(&e));
             ExitCode::from(helpdesk::cli::exit_code(&e))
         }
     }

@@ -96,7 +96,10 @@ impl Context {
         } else if explicit {
             return Err(ConfigError::Read {
                 path: paths.config.clone(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file (copy config.example.toml there, or point --config elsewhere)",
+                ),
             }
             .into());
         } else {
@@ -169,6 +172,23 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// An error and its causes on one line, each cause once: most of our errors already name
+/// their cause in their own text, which `{:#}` would repeat.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 fn first_run(cli: &Cli) -> Result<()> {
     let paths = Paths::resolve(cli.config.clone(), cli.store.clone());
     if !paths.config.exists() && cli.store.is_none() {
@@ -177,8 +197,9 @@ fn first_run(cli: &Cli) -> Result<()> {
              To try it now on a bundled demo mailbox, with no server and no key:\n    helpdesk demo\n\n\
              To set it up for your inbox, copy the example and edit it:\n    \
              mkdir -p {dir}\n    cp config.example.toml {path}\n    chmod 600 {path}\n\n\
-             Then import mail (`helpdesk import PATH`) and review it (`helpdesk ticket list`).\n\
-             Run `helpdesk --help` for every command.",
+             Then check it with `helpdesk doctor` and run `helpdesk`: the review screen fetches\n\
+             the inbox in the background (`helpdesk sync` does one pass; `helpdesk import PATH`\n\
+             reads .eml, Maildir or mbox files). Run `helpdesk --help` for every command.",
             paths.config.display(),
             dir = paths
                 .config
@@ -235,4 +256,22 @@ pub fn init_logging() {
 /// Now, in unix seconds.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_text_names_each_cause_once() {
+        let e: anyhow::Error = crate::config::ConfigError::Read {
+            path: "/x/config.toml".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        }
+        .into();
+        assert_eq!(
+            super::error_text(&e),
+            "cannot read the config file /x/config.toml: no such file"
+        );
+        let e = anyhow::anyhow!("inner cause").context("outer");
+        assert_eq!(super::error_text(&e), "outer: inner cause");
+    }
 }
