@@ -125,13 +125,17 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
 
 /// Hands out the next number of (prefix, year). Call inside the write transaction that inserts
 /// the ticket: the increment and the insert commit together or not at all.
+///
+/// An upsert then a read, not `RETURNING`: SQLite buffers RETURNING rows in a temporary b-tree,
+/// built and dropped for every ticket.
 pub fn next_seq(conn: &Connection, prefix: &str, year: i32) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO ticket_seq (prefix, year, last) VALUES (?1, ?2, 1)
+         ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1",
+    )?
+    .execute(params![prefix, year])?;
     Ok(conn
-        .prepare_cached(
-            "INSERT INTO ticket_seq (prefix, year, last) VALUES (?1, ?2, 1)
-             ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
-             RETURNING last",
-        )?
+        .prepare_cached("SELECT last FROM ticket_seq WHERE prefix = ?1 AND year = ?2")?
         .query_row(params![prefix, year], |r| r.get(0))?)
 }
 
