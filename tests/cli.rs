@@ -102,6 +102,33 @@ fn ticket_list_and_show_json_have_a_stable_shape() {
         serde_json::from_slice::<serde_json::Value>(&filtered.stdout).unwrap(),
         serde_json::json!([])
     );
+
+    // The review screen's filters, as options.
+    assert!(
+        env.run(&["ticket", "priority", "TKT-2026-00001", "urgent"])
+            .status
+            .success()
+    );
+    let numbers = |args: &[&str]| -> Vec<String> {
+        let out = env.run(&[&["ticket", "list", "--json"][..], args].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(numbers(&["--priority", "urgent"]), ["TKT-2026-00001"]);
+    assert!(numbers(&["--priority", "urgent", "--status", "closed"]).is_empty());
+    assert!(numbers(&["--category", "Billing"]).is_empty());
+    let bad = env.run(&["ticket", "list", "--priority", "hgh"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("valid: low, medium, high, urgent"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]

@@ -32,6 +32,12 @@ pub struct ListArgs {
     /// Include noise and spam
     #[arg(long, conflicts_with = "status")]
     pub all: bool,
+    /// Only tickets in this category (as analysis or a rule set it; case does not matter)
+    #[arg(long, value_name = "C")]
+    pub category: Option<String>,
+    /// Only tickets of this priority: low, medium, high, urgent
+    #[arg(long, value_name = "P")]
+    pub priority: Option<String>,
     /// Only open tickets past their SLA deadline (first response, or resolution once answered)
     #[arg(long)]
     pub overdue: bool,
@@ -190,6 +196,15 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
         ),
         None => None,
     };
+    if let Some(p) = &args.priority
+        && !crate::ai::analysis::PRIORITIES.contains(&p.as_str())
+    {
+        return Err(UsageError(format!(
+            "--priority: unknown priority {p:?}; valid: {}",
+            crate::ai::analysis::PRIORITIES.join(", ")
+        ))
+        .into());
+    }
     let store = ctx.open_store()?;
     let now = super::now();
     let (due_before, due_from) = match (args.overdue, args.due_within) {
@@ -208,8 +223,8 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
         store.conn(),
         &ListFilter {
             status,
-            category: None,
-            priority: None,
+            category: args.category.clone(),
+            priority: args.priority.clone(),
             limit: args.limit,
             offset: 0,
             hide_filtered: !args.all,
