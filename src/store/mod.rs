@@ -65,17 +65,32 @@ impl Store {
 
     /// Indexes rows a writer queued for search but did not flush (one that committed without
     /// [`Store::commit`]), so search never misses a stored message for long.
+    ///
+    /// A large queue (every message, after a migration rebuilt the index) is indexed in
+    /// batches of their own transaction, so another process waits at most one batch for the
+    /// store; one that holds it longer than the busy timeout leaves the rest for later.
     fn index_leftovers(&mut self) -> Result<()> {
-        let pending: bool =
-            self.conn
-                .query_row("SELECT EXISTS (SELECT 1 FROM fts_pending)", [], |r| {
-                    r.get(0)
-                })?;
-        if pending {
-            let tx = self.write()?;
-            Store::commit(tx)?;
+        const BATCH: i64 = 5_000;
+        loop {
+            let pending: bool =
+                self.conn
+                    .query_row("SELECT EXISTS (SELECT 1 FROM fts_pending)", [], |r| {
+                        r.get(0)
+                    })?;
+            if !pending {
+                return Ok(());
+            }
+            let tx = match self.write() {
+                Ok(tx) => tx,
+                Err(e) if e.is_retryable() => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let n = search::flush_some(&tx, BATCH)?;
+            tx.commit()?;
+            if n == 0 {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Opens the store without migrating: for tests that build earlier schema versions.

@@ -82,6 +82,28 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// `word` without its last part (as the index splits it) when that part is shorter than
+/// [`PREFIX_FROM`] and something comes before it.
+fn without_short_tail(word: &str) -> &str {
+    let split = index_text(word);
+    let parts: Vec<&str> = split
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let Some(last) = parts.last() else {
+        return word;
+    };
+    if parts.len() < 2 || last.chars().count() >= PREFIX_FROM {
+        return word;
+    }
+    // Cut the original word where its last part starts (index_text only adds spaces, so
+    // the part's characters end the word, possibly followed by punctuation).
+    let Some(at) = word.rfind(*last) else {
+        return word;
+    };
+    word[..at].trim_end_matches(|c: char| !c.is_alphanumeric())
+}
+
 /// One word as an FTS5 string: as the index sees it ([`index_text`]), quoted, so that
 /// punctuation in it is text, not query syntax.
 fn quoted(word: &str) -> String {
@@ -94,6 +116,25 @@ fn quoted(word: &str) -> String {
 /// letter is typed. "Word" is meant as the index splits text: the part after the last
 /// punctuation, letter-digit change or space.
 pub const PREFIX_FROM: usize = 3;
+
+/// Indexes at most `limit` queued messages, the oldest first; returns how many.
+pub fn flush_some(conn: &Connection, limit: i64) -> Result<usize> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO messages_fts (rowid, subject, sender, body_text)
+             SELECT m.id, hd_index_text(m.subject), hd_index_text(m.sender),
+                    hd_index_text(m.body_text)
+             FROM (SELECT message_id FROM fts_pending ORDER BY message_id LIMIT ?1) p
+             JOIN messages m ON m.id = p.message_id",
+        )?
+        .execute([limit])?;
+    conn.prepare_cached(
+        "DELETE FROM fts_pending WHERE message_id IN
+             (SELECT message_id FROM fts_pending ORDER BY message_id LIMIT ?1)",
+    )?
+    .execute([limit])?;
+    Ok(n)
+}
 
 /// Turns what a person types into an FTS5 query: every word is quoted (so `-`, `:` or `"` in
 /// it are text, not syntax) and the last one, from [`PREFIX_FROM`] letters on, matches as a
@@ -119,6 +160,20 @@ pub fn fts_query(input: &str) -> Option<String> {
     Some(q)
 }
 
+/// The query to run when [`fts_query`] finds nothing and its last word ends in a part of one
+/// or two characters after others ("customer1", "jo@ex"): without that part. While such a
+/// word is typed, its short last part, matched exactly, often finds nothing until the third
+/// character; the results of what came before then stay until it can narrow them.
+pub fn fts_query_without_short_tail(input: &str) -> Option<String> {
+    let last = input.split_whitespace().last()?;
+    let trimmed = without_short_tail(last);
+    if trimmed == last {
+        return None;
+    }
+    let head = &input[..input.rfind(last)?];
+    fts_query(&format!("{head}{trimmed}"))
+}
+
 /// Tickets whose messages match, the most recent message first, one hit per ticket; a ticket
 /// number being typed finds its tickets before that. Recency (not relevance) orders results
 /// as you type: FTS5 walks its index newest first and stops once enough tickets are found.
@@ -132,10 +187,18 @@ pub fn tickets(conn: &Connection, input: &str, limit: u32) -> Result<Vec<Hit>> {
     // range on the number.
     if let Some(prefix) = number_prefix(input) {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, number, subject FROM tickets WHERE number GLOB ?1
-             ORDER BY number LIMIT ?2",
+            "SELECT id, number, subject FROM tickets WHERE number >= ?1 AND number < ?2
+             ORDER BY number LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![format!("{prefix}*"), limit], |r| {
+        // A range, not GLOB: with query planner stability on (Store::configure), SQLite does
+        // not turn a bound GLOB pattern into an index range and would scan every number.
+        // The prefix is ASCII; its last byte plus one bounds every number that starts with it.
+        let mut end = prefix.clone().into_bytes();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let end = String::from_utf8(end).unwrap_or_default();
+        let rows = stmt.query_map(params![prefix, end, limit], |r| {
             Ok(Hit {
                 ticket_id: r.get(0)?,
                 number: r.get(1)?,
@@ -158,6 +221,23 @@ pub fn tickets(conn: &Connection, input: &str, limit: u32) -> Result<Vec<Hit>> {
          JOIN messages m ON m.id = f.rowid JOIN tickets t ON t.id = m.ticket_id",
     )?;
     // Several messages of one ticket may match: look a few times further than `limit`.
+    if matching(&mut stmt, &query, limit, &mut seen, &mut hits)? == 0
+        && let Some(wider) = fts_query_without_short_tail(input)
+    {
+        matching(&mut stmt, &wider, limit, &mut seen, &mut hits)?;
+    }
+    Ok(hits)
+}
+
+/// Runs the recency-ordered match, adding tickets not yet seen to `hits` up to `limit`;
+/// returns how many messages matched.
+fn matching(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    query: &str,
+    limit: u32,
+    seen: &mut std::collections::HashSet<i64>,
+    hits: &mut Vec<Hit>,
+) -> Result<usize> {
     let rows = stmt.query_map(params![query, i64::from(limit) * 4], |r| {
         Ok(Hit {
             ticket_id: r.get(0)?,
@@ -165,8 +245,10 @@ pub fn tickets(conn: &Connection, input: &str, limit: u32) -> Result<Vec<Hit>> {
             subject: r.get(2)?,
         })
     })?;
+    let mut matched = 0;
     for h in rows {
         let h = h?;
+        matched += 1;
         if seen.insert(h.ticket_id) {
             hits.push(h);
             if hits.len() as u32 >= limit {
@@ -174,16 +256,17 @@ pub fn tickets(conn: &Connection, input: &str, limit: u32) -> Result<Vec<Hit>> {
             }
         }
     }
-    Ok(hits)
+    Ok(matched)
 }
 
 /// The input, upper-cased, when it is one word that looks like the start of a ticket number:
-/// letters, a dash, a digit, then only digits and dashes ("tkt-2026-00", "TKT-2026-00042").
+/// a letter then letters or digits (the configured prefix, "TKT", "HD2"), a dash, a digit, then
+/// only digits and dashes ("tkt-2026-00", "TKT-2026-00042").
 fn number_prefix(input: &str) -> Option<String> {
     let word = input.trim();
     let (letters, rest) = word.split_once('-')?;
-    let ok = !letters.is_empty()
-        && letters.chars().all(|c| c.is_ascii_alphabetic())
+    let ok = letters.starts_with(|c: char| c.is_ascii_alphabetic())
+        && letters.chars().all(|c| c.is_ascii_alphanumeric())
         && rest.starts_with(|c: char| c.is_ascii_digit())
         && rest.chars().all(|c| c.is_ascii_digit() || c == '-');
     ok.then(|| word.to_ascii_uppercase())
@@ -422,8 +505,18 @@ mod tests {
             "letters and digits split as in the index"
         );
         assert_eq!(fts_query("customer12"), Some("\"customer 12\"".into()));
-        assert_eq!(fts_query("jo@ex"), Some("\"jo@ex\"".into()));
         assert_eq!(fts_query("jo@exa"), Some("\"jo@exa\"*".into()));
+        // When that finds nothing: the query without the short last part.
+        use super::fts_query_without_short_tail as wider;
+        assert_eq!(wider("customer12"), Some("\"customer\"*".into()));
+        assert_eq!(
+            wider("invoice customer1"),
+            Some("\"invoice\" \"customer\"*".into())
+        );
+        assert_eq!(wider("jo@ex"), Some("\"jo\"".into()));
+        assert_eq!(wider("jo@exa"), None);
+        assert_eq!(wider("ab"), None, "a lone short word has nothing before it");
+        assert_eq!(wider("x1"), Some("\"x\"".into()));
         assert_eq!(
             fts_query("login 2FA-code \"x"),
             Some("\"login\" \"2 FA-code\" \"\"\"x\"".into())
