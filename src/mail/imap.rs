@@ -169,54 +169,29 @@ pub enum Progress {
     },
 }
 
-/// The byte stream under a session: TLS, or plain TCP to loopback.
-pub enum Conn {
-    Plain(TcpStream),
-    Tls(native_tls::TlsStream<TcpStream>),
+pub use super::fetch::Conn;
+use super::fetch::Stream;
+
+/// A logged-in session, and a handle on its connection for the bulk fetch
+/// ([`super::fetch::uid_fetch`]). Every `imap` crate command is reachable through it.
+pub struct Session {
+    imap: imap::Session<Conn>,
+    conn: Conn,
 }
 
-impl Conn {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Conn::Plain(t) => t,
-            Conn::Tls(t) => t.get_ref(),
-        }
+impl std::ops::Deref for Session {
+    type Target = imap::Session<Conn>;
+    fn deref(&self) -> &imap::Session<Conn> {
+        &self.imap
     }
 }
 
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Plain(t) => t.read(buf),
-            Conn::Tls(t) => t.read(buf),
-        }
+impl std::ops::DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut imap::Session<Conn> {
+        &mut self.imap
     }
 }
 
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Plain(t) => t.write(buf),
-            Conn::Tls(t) => t.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Conn::Plain(t) => t.flush(),
-            Conn::Tls(t) => t.flush(),
-        }
-    }
-}
-
-impl imap::extensions::idle::SetReadTimeout for Conn {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> imap::error::Result<()> {
-        self.tcp()
-            .set_read_timeout(timeout)
-            .map_err(imap::Error::Io)
-    }
-}
-
-pub type Session = imap::Session<Conn>;
 
 /// SASL XOAUTH2 (Google's and Microsoft's; RFC 7628's error handling).
 struct XOAuth2<'a> {
@@ -361,14 +336,15 @@ pub fn connect(s: &ImapSettings) -> Result<Session, SyncError> {
         detail,
     };
 
-    let client: imap::Client<Conn> = match s.security {
+    let (client, conn): (imap::Client<Conn>, Conn) = match s.security {
         Security::Tls => {
             let tls = tls_connector(s)?
                 .connect(&s.host, tcp)
                 .map_err(|e| tls_err(e.to_string()))?;
-            let mut c = imap::Client::new(Conn::Tls(tls));
+            let conn = Conn::new(Stream::Tls(tls));
+            let mut c = imap::Client::new(conn.clone());
             c.read_greeting().map_err(|e| lost(e.to_string()))?;
-            c
+            (c, conn)
         }
         Security::Starttls => {
             let greeting = read_line(&mut tcp).map_err(|e| lost(e.to_string()))?;
@@ -392,12 +368,14 @@ pub fn connect(s: &ImapSettings) -> Result<Session, SyncError> {
             let tls = tls_connector(s)?
                 .connect(&s.host, tcp)
                 .map_err(|e| tls_err(e.to_string()))?;
-            imap::Client::new(Conn::Tls(tls))
+            let conn = Conn::new(Stream::Tls(tls));
+            (imap::Client::new(conn.clone()), conn)
         }
         Security::None => {
-            let mut c = imap::Client::new(Conn::Plain(tcp));
+            let conn = Conn::new(Stream::Plain(tcp));
+            let mut c = imap::Client::new(conn.clone());
             c.read_greeting().map_err(|e| lost(e.to_string()))?;
-            c
+            (c, conn)
         }
     };
     let login_err = |e: imap::Error, check: &'static str, more: Option<String>| match e {
@@ -423,7 +401,10 @@ pub fn connect(s: &ImapSettings) -> Result<Session, SyncError> {
                 .map_err(|(e, _)| login_err(e, XOAUTH2_CHECK, auth.server_error()))?
         }
     };
-    Ok(session)
+    Ok(Session {
+        imap: session,
+        conn,
+    })
 }
 
 /// Compresses sorted UIDs into an IMAP sequence set: `1:5,8,10:12`.
@@ -683,29 +664,68 @@ fn command_err(s: &ImapSettings, command: &str, e: imap::Error) -> SyncError {
     }
 }
 
-/// The fetching thread: one `UID FETCH` per batch of a UID range.
+/// The fetching thread: one `UID FETCH` per batch of a UID range. Each message is handed on as
+/// soon as it has arrived, in UID order (a message the server sends ahead of a lower UID waits
+/// for it, so the highest UID stored never passes one not stored yet).
 fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &SyncSender<Raw>) {
     for chunk in uids.chunks(s.batch.max(1)) {
-        let fetches = match session.uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])") {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = send.send(Raw::Failed(command_err(s, "UID FETCH", e)));
+        let set = uid_set(chunk);
+        let mut waiting: std::collections::BTreeMap<u32, Vec<u8>> = Default::default();
+        let mut next = 0;
+        let mut open = true;
+        let direct = super::fetch::uid_fetch(&session.conn, &set, |uid, body| {
+            waiting.insert(uid, body.to_vec());
+            while let Some(raw) = chunk.get(next).and_then(|u| waiting.remove(u)) {
+                let uid = chunk[next];
+                next += 1;
+                if send.send(Raw::Message { uid, raw }).is_err() {
+                    open = false;
+                    return false;
+                }
+            }
+            true
+        });
+        if !open {
+            return;
+        }
+        let got: Vec<(u32, Vec<u8>)> = match direct {
+            // What the server did not send in order (UIDs expunged meanwhile) comes last.
+            Ok(()) => waiting.into_iter().collect(),
+            Err(super::fetch::FetchError::Busy) => {
+                tracing::debug!("the imap crate may hold buffered bytes: its UID FETCH reads this batch");
+                match session.uid_fetch(&set, "(UID BODY.PEEK[])") {
+                    Ok(fetches) => {
+                        let mut got: Vec<(u32, Vec<u8>)> = fetches
+                            .iter()
+                            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+                            .collect();
+                        got.sort_unstable_by_key(|(u, _)| *u);
+                        got
+                    }
+                    Err(e) => {
+                        let _ = send.send(Raw::Failed(command_err(s, "UID FETCH", e)));
+                        return;
+                    }
+                }
+            }
+            Err(super::fetch::FetchError::Refused(detail)) => {
+                let _ = send.send(Raw::Failed(SyncError::Command {
+                    host: s.host.clone(),
+                    command: "UID FETCH".into(),
+                    detail,
+                }));
+                return;
+            }
+            Err(super::fetch::FetchError::Lost(detail)) => {
+                let _ = send.send(Raw::Failed(SyncError::Connection {
+                    host: s.host.clone(),
+                    detail,
+                }));
                 return;
             }
         };
-        let mut got: Vec<(u32, &[u8])> = fetches
-            .iter()
-            .filter_map(|f| Some((f.uid?, f.body()?)))
-            .collect();
-        got.sort_unstable_by_key(|(u, _)| *u);
-        for (uid, body) in got {
-            if send
-                .send(Raw::Message {
-                    uid,
-                    raw: body.to_vec(),
-                })
-                .is_err()
-            {
+        for (uid, raw) in got {
+            if send.send(Raw::Message { uid, raw }).is_err() {
                 return;
             }
         }
