@@ -94,8 +94,7 @@ impl Link {
     /// Nothing is buffered above us: the last bytes read end with the tagged completion of
     /// the last command written.
     fn idle(&self) -> bool {
-        if !self.pushback.is_empty() || self.last_tag.is_empty() || !self.tail.ends_with(b"\r\n")
-        {
+        if !self.pushback.is_empty() || self.last_tag.is_empty() || !self.tail.ends_with(b"\r\n") {
             return false;
         }
         let body = &self.tail[..self.tail.len() - 2];
@@ -394,13 +393,125 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Parsed, parse_response};
+    use super::{Conn, FetchError, Parsed, Stream, parse_response, uid_fetch};
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    /// A connection to a scripted server on 127.0.0.1: for each command line it reads, it
+    /// writes the next reply. Ends after the script (bounded).
+    fn scripted(replies: Vec<Vec<u8>>) -> (Conn, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let mut w = s.try_clone().unwrap();
+            let mut r = BufReader::new(s);
+            let mut commands = Vec::new();
+            for reply in replies {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                commands.push(line.trim_end().to_owned());
+                w.write_all(&reply).unwrap();
+            }
+            commands
+        });
+        let tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        (Conn::new(Stream::Plain(tcp)), server)
+    }
+
+    /// What a client of the conn (the imap crate) does: a command, then lines up to its tag.
+    fn command(conn: &mut Conn, tag: &str, text: &str) -> String {
+        conn.write_all(format!("{tag} {text}\r\n").as_bytes())
+            .unwrap();
+        conn.flush().unwrap();
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        // Byte by byte, like a buffered reader that happened to read exactly this much.
+        while !got.ends_with(b"\r\n")
+            || !got
+                .rsplit(|&b| b == b'\n')
+                .nth(1)
+                .unwrap_or(&got)
+                .starts_with(tag.as_bytes())
+        {
+            if conn.read(&mut byte).unwrap() == 0 {
+                break;
+            }
+            got.push(byte[0]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[test]
+    fn the_direct_fetch_reads_after_a_finished_command_and_hands_back_what_follows() {
+        let (mut conn, server) = scripted(vec![
+            b"a1 OK selected\r\n".to_vec(),
+            b"* 1 FETCH (UID 7 BODY[] {4}\r\nab\r\n)\r\n* 2 FETCH (UID 8 BODY[] {1}\r\nx)\r\nhdf OK done\r\n* 3 EXISTS\r\n".to_vec(),
+            b"a2 OK noop\r\n".to_vec(),
+        ]);
+        assert!(command(&mut conn, "a1", "SELECT INBOX").ends_with("a1 OK selected\r\n"));
+        let mut got = Vec::new();
+        uid_fetch(&conn, "7:8", |uid, body| {
+            got.push((uid, body.to_vec()));
+            true
+        })
+        .unwrap();
+        assert_eq!(got, [(7, b"ab\r\n".to_vec()), (8, b"x".to_vec())]);
+        // The untagged line after our completion reaches the next reader, first.
+        let next = command(&mut conn, "a2", "NOOP");
+        assert_eq!(next, "* 3 EXISTS\r\na2 OK noop\r\n");
+        drop(conn);
+        let commands = server.join().unwrap();
+        assert_eq!(commands[1], "hdf UID FETCH 7:8 (UID BODY.PEEK[])");
+    }
+
+    #[test]
+    fn the_direct_fetch_stands_back_when_bytes_may_be_buffered_above_it() {
+        let (mut conn, server) = scripted(vec![b"a1 OK selected\r\n".to_vec()]);
+        // Before any command, and after a command whose completion was not the last read.
+        assert!(matches!(
+            uid_fetch(&conn, "1", |_, _| true),
+            Err(FetchError::Busy)
+        ));
+        conn.write_all(b"a1 SELECT INBOX\r\n").unwrap();
+        let mut part = [0u8; 4];
+        conn.read_exact(&mut part).unwrap();
+        assert!(matches!(
+            uid_fetch(&conn, "1", |_, _| true),
+            Err(FetchError::Busy)
+        ));
+        drop(conn);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_refusal_and_a_closed_connection_are_errors() {
+        let (mut conn, server) = scripted(vec![
+            b"a1 OK selected\r\n".to_vec(),
+            b"hdf NO [SERVERBUG] oops\r\n".to_vec(),
+        ]);
+        command(&mut conn, "a1", "SELECT INBOX");
+        match uid_fetch(&conn, "1", |_, _| true) {
+            Err(FetchError::Refused(why)) => assert_eq!(why, "NO [SERVERBUG] oops"),
+            other => panic!("{other:?}"),
+        }
+        // The server's script ends: the next fetch finds the connection closed mid-response.
+        server.join().unwrap();
+        match uid_fetch(&conn, "1", |_, _| true) {
+            Err(FetchError::Lost(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 
     fn fetch(b: &[u8]) -> (usize, Option<u32>, Option<Vec<u8>>) {
         match parse_response(b) {
-            Parsed::Fetch { len, uid, body } => {
-                (len, uid, body.map(|(s, e)| b[s..e].to_vec()))
-            }
+            Parsed::Fetch { len, uid, body } => (len, uid, body.map(|(s, e)| b[s..e].to_vec())),
             other => panic!("{other:?}"),
         }
     }

@@ -192,7 +192,6 @@ impl std::ops::DerefMut for Session {
     }
 }
 
-
 /// SASL XOAUTH2 (Google's and Microsoft's; RFC 7628's error handling).
 struct XOAuth2<'a> {
     user: &'a str,
@@ -692,7 +691,9 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &SyncS
             // What the server did not send in order (UIDs expunged meanwhile) comes last.
             Ok(()) => waiting.into_iter().collect(),
             Err(super::fetch::FetchError::Busy) => {
-                tracing::debug!("the imap crate may hold buffered bytes: its UID FETCH reads this batch");
+                tracing::debug!(
+                    "the imap crate may hold buffered bytes: its UID FETCH reads this batch"
+                );
                 match session.uid_fetch(&set, "(UID BODY.PEEK[])") {
                     Ok(fetches) => {
                         let mut got: Vec<(u32, Vec<u8>)> = fetches
