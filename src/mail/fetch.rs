@@ -224,8 +224,19 @@ pub fn uid_fetch(
             Parsed::Incomplete(_) => unreachable!("handled above"),
             Parsed::Fetch { len, uid, body } => {
                 let whole = &buf[start..start + len];
+                // A body may also come as a quoted string (RFC 3501 allows it for short ones);
+                // NIL, or no body at all, is a message that is gone: skipped, as the imap
+                // crate skips it.
+                let quoted;
+                let body = match body {
+                    Some((from, to)) => Some(&whole[from..to]),
+                    None => {
+                        quoted = quoted_body(whole);
+                        quoted.as_deref()
+                    }
+                };
                 if let (Some(uid), Some(body)) = (uid, body)
-                    && !each(uid, &whole[body.0..body.1])
+                    && !each(uid, body)
                 {
                     return Ok(());
                 }
@@ -312,6 +323,23 @@ fn parse_response(b: &[u8]) -> Parsed {
             }
         }
     }
+}
+
+/// The `BODY[] "..."` of a FETCH response, unescaped.
+fn quoted_body(response: &[u8]) -> Option<Vec<u8>> {
+    let upper = response.to_ascii_uppercase();
+    let at = find(&upper, b"BODY[] \"")? + b"BODY[] \"".len();
+    let mut out = Vec::new();
+    let mut bytes = response[at..].iter();
+    while let Some(&c) = bytes.next() {
+        match c {
+            b'"' => return Some(out),
+            b'\\' => out.push(*bytes.next()?),
+            b'\r' | b'\n' => return None,
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 fn find_crlf(b: &[u8]) -> Option<usize> {
@@ -561,6 +589,14 @@ mod tests {
         );
         let r = b"* 1 FETCH (UID 5 BODY[] NIL)\r\n";
         assert_eq!(fetch(r), (r.len(), Some(5), None));
+        assert_eq!(
+            super::quoted_body(b"* 1 FETCH (UID 5 BODY[] \"Subject: a \\\"b\\\"\")\r\n"),
+            Some(b"Subject: a \"b\"".to_vec())
+        );
+        assert_eq!(
+            super::quoted_body(b"* 1 FETCH (UID 5 BODY[] NIL)\r\n"),
+            None
+        );
         // A header literal is not the body.
         let r = b"* 1 FETCH (UID 5 BODY[HEADER] {2}\r\nab)\r\n";
         assert_eq!(fetch(r), (r.len(), Some(5), None));
