@@ -464,6 +464,8 @@ impl App {
             EditTarget::Note => String::new(),
         };
         let mut area = TextArea::new(original.lines().map(str::to_owned).collect());
+        // A paragraph is one line of the reply: shown wrapped at words, saved as it is.
+        area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
         area.move_cursor(ratatui_textarea::CursorMove::Top);
         self.editor = Some(Editor {
             target,
