@@ -86,6 +86,15 @@ fn migrating_from_empty_and_from_every_earlier_version_gives_the_same_schema() {
     }
 }
 
+/// The ticket numbers search finds for what was typed, in result order.
+fn found(c: &rusqlite::Connection, typed: &str) -> Vec<String> {
+    search::tickets(c, typed, 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.number)
+        .collect()
+}
+
 #[test]
 fn ingested_messages_are_found_by_search_and_edits_reindex() {
     let mut h = support::Harness::new();
@@ -106,13 +115,7 @@ fn ingested_messages_are_found_by_search_and_edits_reindex() {
             .build(),
     );
     let c = h.store.conn();
-    let hits = |q: &str| {
-        search::tickets(c, q, 10)
-            .unwrap()
-            .into_iter()
-            .map(|h| h.number)
-            .collect::<Vec<_>>()
-    };
+    let hits = |q: &str| found(c, q);
     assert_eq!(hits("quokka"), ["TKT-2026-00001"]);
     assert_eq!(
         hits("quok"),
@@ -162,13 +165,7 @@ fn ids_with_digits_and_ticket_numbers_are_found_as_typed() {
             .build(),
     );
     let c = h.store.conn();
-    let hits = |q: &str| {
-        search::tickets(c, q, 10)
-            .unwrap()
-            .into_iter()
-            .map(|h| h.number)
-            .collect::<Vec<_>>()
-    };
+    let hits = |q: &str| found(c, q);
     let one = ["TKT-2026-00001"];
     for q in [
         "customer1234",
