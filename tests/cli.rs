@@ -217,3 +217,48 @@ fn the_default_store_lives_in_the_xdg_data_dir() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.path().join("data/helpdesk/helpdesk.sqlite3").exists());
 }
+
+#[test]
+fn ticket_save_writes_an_attachment_numbered_by_show() {
+    let env = Env::new();
+    let m = env.dir.path().join("att");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(
+        m.join("a.eml"),
+        b"From: Lena <lena@x.example>\nTo: support@lumencloud.example\nSubject: Crash log\n\
+Message-ID: <att@x.example>\nMIME-Version: 1.0\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\n\n--XX\nContent-Type: text/plain\n\n\
+Logs attached.\n--XX\nContent-Type: text/plain; name=\"crash.log\"\n\
+Content-Disposition: attachment; filename=\"crash.log\"\n\nline one\n--XX--\n",
+    )
+    .unwrap();
+    assert!(env.run(&["import", m.to_str().unwrap()]).status.success());
+    let show = stdout(&env.run(&["ticket", "show", "TKT-2026-00001"]));
+    assert!(
+        show.contains("Attachment 1: crash.log (text/plain"),
+        "{show}"
+    );
+    let out = env.dir.path().join("out");
+    let saved = env.run(&[
+        "ticket",
+        "save",
+        "TKT-2026-00001",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    assert_eq!(
+        stdout(&saved).trim(),
+        out.join("crash.log").display().to_string()
+    );
+    // The line break before a boundary belongs to the boundary (RFC 2046).
+    assert_eq!(std::fs::read(out.join("crash.log")).unwrap(), b"line one");
+    let bad = env.run(&["ticket", "save", "TKT-2026-00001", "2"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("has 1 attachment: give a number from 1 to 1"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -772,3 +772,63 @@ fn o_reopens_a_noise_ticket_and_its_sla_clocks_start_again() {
         "{events:?}"
     );
 }
+
+/// A mail with two attachments; the second is named to escape the directory.
+fn mail_with_attachments() -> Vec<u8> {
+    b"From: Lena <lena@x.example>\nTo: support@lumencloud.example\nSubject: Crash log\n\
+Message-ID: <att@x.example>\nMIME-Version: 1.0\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\n\n--XX\nContent-Type: text/plain\n\n\
+Logs attached.\n--XX\nContent-Type: text/plain; name=\"crash.log\"\n\
+Content-Disposition: attachment; filename=\"crash.log\"\n\nline one\nline two\n\
+--XX\nContent-Type: application/octet-stream\n\
+Content-Disposition: attachment; filename=\"../../.profile\"\nContent-Transfer-Encoding: base64\n\n\
+aGVsbG8gd29ybGQ=\n--XX--\n"
+        .to_vec()
+}
+
+#[test]
+fn save_writes_an_attachment_under_a_safe_name_and_never_overwrites() {
+    use helpdesk::tui::app::Input;
+    let mut h = support::Harness::new();
+    // Attachments over this size are kept as metadata only: the second is cut again from
+    // the raw mail when saved.
+    h.ingest.max_attachment_bytes = 5;
+    h.ingest(&mail_with_attachments());
+    let mut app = tui::start(&mut h.store, NOW).unwrap();
+    press(&mut h.store, &mut app, &[Action::Open]);
+    let screen = render(&h.store, &mut app, 160, 48);
+    assert!(screen.contains("📎 1 crash.log (text/plain"), "{screen}");
+    assert!(screen.contains("📎 2 ../../.profile"), "{screen}");
+
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("saved");
+    // Through the command line, as typed after `:`.
+    let mut command = |app: &mut tui::app::App, line: &str| {
+        press(&mut h.store, app, &[Action::Command]);
+        for c in line.chars() {
+            let fx = app.prompt_input(Input::Char(c));
+            tui::perform(&mut h.store, app, fx).unwrap();
+        }
+        let fx = app.prompt_input(Input::Submit);
+        tui::perform(&mut h.store, app, fx).unwrap();
+        app.status.clone()
+    };
+    let said = command(&mut app, &format!("save 1 {}", dir.display()));
+    assert_eq!(
+        said,
+        format!("saved to {}", dir.join("crash.log").display())
+    );
+    let text = std::fs::read_to_string(dir.join("crash.log")).unwrap();
+    assert!(text.starts_with("line one\n"), "{text:?}");
+    // Again: a second name, the first file untouched.
+    let said = command(&mut app, &format!("save 1 {}", dir.display()));
+    assert!(said.ends_with("crash (2).log"), "{said}");
+    // Over the cap and named "../../.profile": cut from the raw mail, saved inside the
+    // directory as "profile".
+    let said = command(&mut app, &format!("save 2 {}", dir.display()));
+    assert_eq!(said, format!("saved to {}", dir.join("profile").display()));
+    assert_eq!(std::fs::read(dir.join("profile")).unwrap(), b"hello world");
+    assert!(!out.path().join(".profile").exists());
+    let said = command(&mut app, "save 3");
+    assert!(said.contains("N from 1 to 2"), "{said}");
+}

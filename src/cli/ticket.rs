@@ -22,6 +22,19 @@ pub enum Command {
     Status(StatusArgs),
     /// Set a ticket's priority (kept when the ticket is analysed again)
     Priority(PriorityArgs),
+    /// Save an attachment to a file (N as numbered by `ticket show`)
+    Save(SaveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SaveArgs {
+    /// The ticket number, e.g. TKT-2026-00042
+    pub number: String,
+    /// The attachment's number in `ticket show` (1 is the first)
+    pub attachment: usize,
+    /// Directory to write into [default: your Downloads folder]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +140,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> Result<()> {
         Command::Show(a) => show(ctx, a),
         Command::Status(a) => set_status(ctx, a),
         Command::Priority(a) => set_priority(ctx, a),
+        Command::Save(a) => save(ctx, a),
     }
 }
 
@@ -312,6 +326,33 @@ struct ShowJson<'a> {
     events: &'a [events::EventRow],
 }
 
+fn save(ctx: &Context, args: &SaveArgs) -> Result<()> {
+    let store = ctx.open_store()?;
+    let ticket = find(ctx, &store, &args.number)?;
+    let ids: Vec<i64> = messages::for_ticket(store.conn(), ticket.id)?
+        .iter()
+        .flat_map(|m| m.attachments.iter().map(|a| a.id))
+        .collect();
+    let Some(&id) = args.attachment.checked_sub(1).and_then(|i| ids.get(i)) else {
+        return Err(UsageError(match ids.len() {
+            0 => format!("{} has no attachments", ticket.number),
+            n => format!(
+                "{} has {n} attachment{}: give a number from 1 to {n}",
+                ticket.number,
+                if n == 1 { "" } else { "s" }
+            ),
+        })
+        .into());
+    };
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(crate::mail::attachments::default_dir);
+    let path = crate::mail::attachments::save(store.conn(), id, &dir)?;
+    println!("{}", path.display());
+    Ok(())
+}
+
 fn show(ctx: &Context, args: &ShowArgs) -> Result<()> {
     let store = ctx.open_store()?;
     let ticket = find(ctx, &store, &args.number)?;
@@ -415,6 +456,7 @@ fn print_ticket(
     if let Some(l) = &t.linked_ticket {
         writeln!(out, "Linked:    {l}")?;
     }
+    let mut attachment_no = 0;
     for (i, m) in msgs.iter().enumerate() {
         let from = match (&m.from_name, &m.from_addr) {
             (Some(n), Some(a)) => format!("{n} <{a}>"),
@@ -464,9 +506,10 @@ fn print_ticket(
             }
         }
         for a in &m.attachments {
+            attachment_no += 1;
             writeln!(
                 out,
-                "  Attachment: {} ({}, {}){}{}",
+                "  Attachment {attachment_no}: {} ({}, {}){}{}",
                 a.filename.as_deref().unwrap_or("(unnamed)"),
                 a.content_type,
                 output::size(a.size),

@@ -1,6 +1,7 @@
 //! Mail in and out: MIME parsing, loop and automatic-mail rules, quote splitting, file sources
 //! and the ingest stage that stores a message on its ticket.
 
+pub mod attachments;
 mod fetch;
 pub mod imap;
 pub mod import;

@@ -239,6 +239,7 @@ pub fn insert_attachment(conn: &Connection, message: i64, a: &NewAttachment<'_>)
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AttachmentRow {
+    pub id: i64,
     pub filename: Option<String>,
     pub content_type: String,
     pub size: i64,
@@ -251,22 +252,50 @@ pub struct AttachmentRow {
 
 pub fn attachments(conn: &Connection, message: i64) -> Result<Vec<AttachmentRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT filename, content_type, size, sha256, content_id, inline, content IS NOT NULL, note
+        "SELECT id, filename, content_type, size, sha256, content_id, inline,
+                content IS NOT NULL, note
          FROM attachments WHERE message_id = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([message], |r| {
         Ok(AttachmentRow {
-            filename: r.get(0)?,
-            content_type: r.get(1)?,
-            size: r.get(2)?,
-            sha256: r.get(3)?,
-            content_id: r.get(4)?,
-            inline: r.get(5)?,
-            stored: r.get(6)?,
-            note: r.get(7)?,
+            id: r.get(0)?,
+            filename: r.get(1)?,
+            content_type: r.get(2)?,
+            size: r.get(3)?,
+            sha256: r.get(4)?,
+            content_id: r.get(5)?,
+            inline: r.get(6)?,
+            stored: r.get(7)?,
+            note: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// An attachment's name, SHA-256 and stored bytes (None when it was over the size cap), with
+/// the raw mail of its message, from which such an attachment can be cut again.
+pub struct AttachmentContent {
+    pub filename: Option<String>,
+    pub sha256: String,
+    pub content: Option<Vec<u8>>,
+    pub raw: Vec<u8>,
+}
+
+pub fn attachment_content(conn: &Connection, id: i64) -> Result<Option<AttachmentContent>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT a.filename, a.sha256, a.content, m.raw
+             FROM attachments a JOIN messages m ON m.id = a.message_id WHERE a.id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(AttachmentContent {
+                filename: r.get(0)?,
+                sha256: r.get(1)?,
+                content: r.get(2)?,
+                raw: r.get(3)?,
+            })
+        })
+        .optional()?)
 }
 
 /// A new customer turn needs an answer: the ticket's pending draft (if any) goes back to `new`

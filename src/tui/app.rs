@@ -295,6 +295,11 @@ pub enum Effect {
     },
     /// Compute the statistics for the `S` overlay.
     LoadStats,
+    /// Write an attachment to a file (`:save N [DIR]`); no directory means Downloads.
+    SaveAttachment {
+        id: i64,
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// The open ticket.
@@ -441,6 +446,37 @@ impl App {
     fn open_current(&self) -> Option<&Open> {
         let id = self.current()?;
         self.open.as_ref().filter(|o| o.ticket.id == id)
+    }
+
+    /// `:save N [DIR]`: the open ticket's Nth attachment (as numbered in the thread).
+    fn save_attachment(&mut self, arg: &str) -> Vec<Effect> {
+        let (n, dir) = arg
+            .split_once(char::is_whitespace)
+            .map_or((arg, ""), |(n, d)| (n, d.trim()));
+        let Some(open) = self.open_current() else {
+            return self.say("no ticket open");
+        };
+        let all: Vec<i64> = open
+            .messages
+            .iter()
+            .flat_map(|m| m.attachments.iter().map(|a| a.id))
+            .collect();
+        if all.is_empty() {
+            return self.say("this ticket has no attachments");
+        }
+        let Some(id) = n
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| all.get(i).copied())
+        else {
+            return self.say(format!(
+                "usage: :save N [DIR], N from 1 to {} (the 📎 numbers in the thread)",
+                all.len()
+            ));
+        };
+        let dir = (!dir.is_empty()).then(|| expand_home(dir));
+        vec![Effect::SaveAttachment { id, dir }]
     }
 
     fn say(&mut self, text: impl Into<String>) -> Vec<Effect> {
@@ -685,6 +721,7 @@ impl App {
             }
             "r" | "reject" if arg.is_empty() => Action::Reject,
             "r" | "reject" => return self.reject(arg.to_owned()),
+            "save" | "w" => return self.save_attachment(arg),
             "n" | "note" if arg.is_empty() => Action::Note,
             "n" | "note" => {
                 return match self.current() {
@@ -1007,6 +1044,17 @@ impl App {
                 Vec::new()
             }
         }
+    }
+}
+
+/// `~/x` as the home directory's `x`.
+fn expand_home(dir: &str) -> std::path::PathBuf {
+    match (dir.strip_prefix("~/"), directories::BaseDirs::new()) {
+        (Some(rest), Some(b)) => b.home_dir().join(rest),
+        _ if dir == "~" => {
+            directories::BaseDirs::new().map_or_else(|| dir.into(), |b| b.home_dir().to_path_buf())
+        }
+        _ => dir.into(),
     }
 }
 

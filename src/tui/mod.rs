@@ -339,6 +339,13 @@ pub fn perform_with(
             Effect::LoadStats => {
                 app.stats = Some(crate::store::stats::compute(s.store.conn(), now(), s.tz)?);
             }
+            Effect::SaveAttachment { id, dir } => {
+                let dir = dir.unwrap_or_else(crate::mail::attachments::default_dir);
+                app.status = match crate::mail::attachments::save(s.store.conn(), id, &dir) {
+                    Ok(path) => format!("saved to {}", path.display()),
+                    Err(e) => format!("not saved: {e:#}"),
+                };
+            }
             Effect::WakeSync => {
                 if s.wakers.sync.is_none() {
                     app.status = "no [imap] section in the config: nothing to sync".into();

@@ -44,6 +44,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
             Span::raw(l.clone()),
         ]));
     }
+    let mut attachment_no = 0;
     for (i, m) in open.messages.iter().enumerate() {
         let from = m
             .from_name
@@ -94,9 +95,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App, theme: Theme) {
             }
         }
         for a in &m.attachments {
+            attachment_no += 1;
             out.push(Line::from(Span::styled(
                 format!(
-                    "   📎 {} ({}, {} bytes)",
+                    "   📎 {attachment_no} {} ({}, {} bytes)",
                     crate::tui::widgets::safe_text::clean(
                         a.filename.as_deref().unwrap_or("unnamed")
                     ),
