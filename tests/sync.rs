@@ -333,3 +333,88 @@ fn a_failing_after_ingest_action_never_blocks_new_mail() {
     let mut s = imap::connect(&c.settings).unwrap();
     assert_eq!(s.select("Archive").unwrap().exists, 3);
 }
+
+#[test]
+fn certificates_are_verified_against_the_ca_and_the_host_name() {
+    let srv = MailServers::start();
+    // By IP address: the certificate's IP SAN matches.
+    let mut s = settings(&srv, Security::Tls);
+    s.host = "127.0.0.1".into();
+    assert!(imap::connect(&s).is_ok());
+    // Without tls_ca_file the self-signed certificate is not trusted (system roots only).
+    let mut s = settings(&srv, Security::Tls);
+    s.tls.ca_file = None;
+    let e = imap::connect(&s).err().unwrap().to_string();
+    assert!(e.contains("TLS with localhost:"), "{e}");
+    assert!(e.contains("not trusted"), "{e}");
+    // STARTTLS checks the same.
+    let mut s = settings(&srv, Security::Starttls);
+    s.tls.ca_file = None;
+    let e = imap::connect(&s).err().unwrap().to_string();
+    assert!(e.contains("not trusted"), "{e}");
+    // Turning verification off (explicitly) connects.
+    let mut s = settings(&srv, Security::Tls);
+    s.tls.ca_file = None;
+    s.tls.accept_invalid_certs = true;
+    assert!(imap::connect(&s).is_ok());
+}
+
+#[test]
+fn a_trusted_certificate_for_another_name_is_refused() {
+    // A TLS server on 127.0.0.1 whose self-signed certificate names only other.example:
+    // trusted as a CA, but neither "localhost" nor 127.0.0.1 is in it.
+    let srv = MailServers::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=other.example"])
+        .args(["-addext", "subjectAltName=DNS:other.example"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let port = srv.free_port();
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-naccept", "4"])
+        .args(["-accept", &format!("127.0.0.1:{port}")])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until it listens.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "s_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for host in ["localhost", "127.0.0.1"] {
+        let mut s = settings(&srv, Security::Tls);
+        s.host = host.into();
+        s.port = port;
+        s.tls.ca_file = Some(cert.clone());
+        s.connect_timeout = Duration::from_secs(5);
+        s.io_timeout = Duration::from_secs(5);
+        let e = imap::connect(&s).err().unwrap().to_string();
+        assert!(
+            e.contains("not trusted") && e.contains("mismatch"),
+            "{host}: {e}"
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

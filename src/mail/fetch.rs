@@ -22,7 +22,7 @@ use std::time::Duration;
 /// The byte stream under a session: TLS, or plain TCP to loopback.
 pub enum Stream {
     Plain(TcpStream),
-    Tls(native_tls::TlsStream<TcpStream>),
+    Tls(openssl::ssl::SslStream<TcpStream>),
 }
 
 impl Stream {
