@@ -54,8 +54,12 @@ pub fn save(conn: &Connection, id: i64, dir: &Path) -> Result<PathBuf> {
             .open(&path)
         {
             Ok(mut f) => {
-                std::io::Write::write_all(&mut f, &bytes)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                if let Err(e) = std::io::Write::write_all(&mut f, &bytes) {
+                    // No half-written file is left behind.
+                    drop(f);
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e).with_context(|| format!("cannot write {}", path.display()));
+                }
                 return Ok(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -72,23 +76,44 @@ pub fn save(conn: &Connection, id: i64, dir: &Path) -> Result<PathBuf> {
     bail!("{} has a thousand files named like {name}", dir.display())
 }
 
-/// The last path component of a sender-chosen name, without control characters or leading
-/// dots; "attachment" when nothing is left.
+/// The last path component of a sender-chosen name, without control characters, invisible
+/// format characters (a right-to-left override makes `invoice\u{202e}fdp.exe` look like a
+/// PDF) or leading dots, at most 200 bytes with its extension kept; "attachment" when nothing
+/// is left.
 pub fn safe_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !c.is_control() && !is_format(c))
         .collect::<String>()
         .trim()
         .trim_start_matches('.')
         .to_owned();
-    let clean: String = clean.chars().take(200).collect();
     if clean.is_empty() {
-        "attachment".into()
-    } else {
-        clean
+        return "attachment".into();
     }
+    // File systems allow 255 bytes; leave room for " (2)".
+    const MAX: usize = 200;
+    if clean.len() <= MAX {
+        return clean;
+    }
+    let (stem, ext) = match clean.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() && e.len() <= 16 => (s, format!(".{e}")),
+        _ => (clean.as_str(), String::new()),
+    };
+    let mut cut = MAX - ext.len();
+    while !stem.is_char_boundary(cut.min(stem.len())) {
+        cut -= 1;
+    }
+    format!("{}{ext}", &stem[..cut.min(stem.len())])
+}
+
+/// Unicode format characters that change how a name looks without showing: bidirectional
+/// controls, zero-width characters, the soft hyphen, the byte order mark.
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// Where saved attachments go by default: the Downloads folder, else the home folder, else
@@ -116,5 +141,9 @@ mod tests {
         assert_eq!(safe_name("a\u{1b}]0;x\u{7}b.txt"), "a]0;xb.txt");
         assert_eq!(safe_name(""), "attachment");
         assert_eq!(safe_name("../"), "attachment");
+        assert_eq!(safe_name("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
+        let long = format!("{}.pdf", "報".repeat(100));
+        let cut = safe_name(&long);
+        assert!(cut.len() <= 200 && cut.ends_with(".pdf"), "{cut}");
     }
 }

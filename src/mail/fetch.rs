@@ -134,15 +134,23 @@ impl Read for Conn {
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let mut link = self.link();
-        if link.line_start {
-            let tag_end = buf.iter().position(|&b| b == b' ').unwrap_or(buf.len());
-            link.last_tag = buf[..tag_end].to_vec();
+        let n = match &mut link.stream {
+            Stream::Plain(t) => t.write(buf)?,
+            Stream::Tls(t) => t.write(buf)?,
+        };
+        // Only what was written counts: the rest comes again in the next call.
+        let written = &buf[..n];
+        if link.line_start && !written.is_empty() {
+            let tag_end = written
+                .iter()
+                .position(|&b| b == b' ')
+                .unwrap_or(written.len());
+            link.last_tag = written[..tag_end].to_vec();
         }
-        link.line_start = buf.ends_with(b"\n");
-        match &mut link.stream {
-            Stream::Plain(t) => t.write(buf),
-            Stream::Tls(t) => t.write(buf),
+        if !written.is_empty() {
+            link.line_start = written.ends_with(b"\n");
         }
+        Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -222,6 +230,7 @@ pub fn uid_fetch(
         };
         match parsed {
             Parsed::Incomplete(_) => unreachable!("handled above"),
+            Parsed::Bad(why) => return Err(FetchError::Lost(why)),
             Parsed::Fetch { len, uid, body } => {
                 let whole = &buf[start..start + len];
                 // A body may also come as a quoted string (RFC 3501 allows it for short ones);
@@ -282,6 +291,8 @@ enum Parsed {
     },
     /// Any other response of `len` bytes; its last line starts at `line_start`.
     Other { len: usize, line_start: usize },
+    /// Something this reader will not read: the connection cannot be trusted after it.
+    Bad(String),
 }
 
 /// Parses one response. Literals (`{n}\r\n` then n bytes) may appear anywhere; a FETCH's
@@ -302,7 +313,8 @@ fn parse_response(b: &[u8]) -> Parsed {
             scan_items(line, &mut uid);
         }
         match literal_len(line) {
-            Some(n) => {
+            Some(Err(why)) => return Parsed::Bad(why),
+            Some(Ok(n)) => {
                 let lit_start = pos + eol + 2;
                 if b.len() < lit_start + n {
                     return Parsed::Incomplete(lit_start + n - b.len());
@@ -364,16 +376,24 @@ fn is_fetch_start(b: &[u8]) -> bool {
 }
 
 /// The n of a line ending in `{n}` (a literal follows).
-fn literal_len(line: &[u8]) -> Option<usize> {
+/// The largest literal accepted: a message bigger than this is refused, not read.
+pub const MAX_LITERAL: usize = 1 << 30;
+
+/// The n of a line ending in `{n}` (a literal follows): None when there is none, Err when the
+/// announced length is over [`MAX_LITERAL`] (or not a number this reader can hold).
+fn literal_len(line: &[u8]) -> Option<Result<usize, String>> {
     let inner = line.strip_suffix(b"}")?;
     let d = digits_len_of(inner);
     if d == 0 || inner.len() < d + 1 || inner[inner.len() - d - 1] != b'{' {
         return None;
     }
-    std::str::from_utf8(&inner[inner.len() - d..])
-        .ok()?
-        .parse()
-        .ok()
+    let digits = std::str::from_utf8(&inner[inner.len() - d..]).unwrap_or("");
+    Some(match digits.parse::<usize>() {
+        Ok(n) if n <= MAX_LITERAL => Ok(n),
+        _ => Err(format!(
+            "the server announced a literal of {digits} bytes (at most {MAX_LITERAL} are read)"
+        )),
+    })
 }
 
 /// Length of the digits before the final `}` of a literal announcement.
@@ -563,6 +583,17 @@ mod tests {
         r.extend_from_slice(msg);
         r.extend_from_slice(b")\r\n");
         assert_eq!(fetch(&r), (r.len(), Some(77), Some(msg.to_vec())));
+    }
+
+    #[test]
+    fn an_absurd_literal_length_is_refused_not_read() {
+        for r in [
+            &b"* 1 FETCH (UID 4 BODY[] {18446744073709551586}\r\nab)\r\n"[..],
+            b"* 1 FETCH (UID 4 BODY[] {999999999999999999999999}\r\nab)\r\n",
+            b"* 1 FETCH (UID 4 BODY[] {1073741825}\r\n",
+        ] {
+            assert!(matches!(parse_response(r), Parsed::Bad(_)), "{r:?}");
+        }
     }
 
     #[test]

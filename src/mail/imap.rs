@@ -611,7 +611,16 @@ pub fn sync_once(
                 store::sync::set(&tx, &s.mailbox, &state)?;
                 Store::commit(tx)?;
             }
-            Err(e) => after_ingest_error = Some(e),
+            // The server refused (say, a move folder that does not exist): the connection is
+            // sound, new mail still comes in. Anything else (a timeout, a broken connection)
+            // leaves the session unusable: stop here, the next sync starts over.
+            Err(e @ SyncError::Command { .. }) => after_ingest_error = Some(e),
+            Err(e) => {
+                let tx = store.write()?;
+                store::sync::set_error(&tx, &s.mailbox, &e.to_string())?;
+                Store::commit(tx)?;
+                return Err(e);
+            }
         }
     }
 
@@ -700,7 +709,10 @@ pub fn sync_once(
     Store::commit(tx)?;
     if let Some(e) = after_ingest_error {
         // The messages are stored; only the server-side action is left for the next pass.
-        let _ = session.logout();
+        // After a broken connection the session may still owe a reply: no LOGOUT then.
+        if matches!(e, SyncError::Command { .. }) {
+            let _ = session.logout();
+        }
         return Err(e);
     }
     tracing::debug!(
@@ -737,6 +749,10 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &SyncS
         let mut next = 0;
         let mut open = true;
         let direct = super::fetch::uid_fetch(&session.conn, &set, |uid, body| {
+            // A UID that was not asked for is not ours to store (nor to advance past).
+            if chunk.binary_search(&uid).is_err() {
+                return true;
+            }
             waiting.insert(uid, body.to_vec());
             while let Some(raw) = chunk.get(next).and_then(|u| waiting.remove(u)) {
                 let uid = chunk[next];
@@ -751,8 +767,9 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &SyncS
         if !open {
             return;
         }
+        let sent = &chunk[..next];
         let got: Vec<(u32, Vec<u8>)> = match direct {
-            // What the server did not send in order (UIDs expunged meanwhile) comes last.
+            // What waits behind a UID the server did not send comes last (see below).
             Ok(()) => waiting.into_iter().collect(),
             Err(super::fetch::FetchError::Busy) => {
                 tracing::debug!(
@@ -763,6 +780,7 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &SyncS
                         let mut got: Vec<(u32, Vec<u8>)> = fetches
                             .iter()
                             .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+                            .filter(|(u, _)| chunk.binary_search(u).is_ok())
                             .collect();
                         got.sort_unstable_by_key(|(u, _)| *u);
                         got
@@ -789,10 +807,43 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &SyncS
                 return;
             }
         };
+        // A UID the server sent nothing for was expunged meanwhile, or could not be read. The
+        // highest UID stored must not pass one that still exists: the batch stops before it
+        // and the sync reports it (the next sync starts there again).
+        let missing: Vec<u32> = chunk
+            .iter()
+            .copied()
+            .filter(|u| sent.binary_search(u).is_err() && !got.iter().any(|(g, _)| g == u))
+            .collect();
+        let mut blocked = None;
+        if !missing.is_empty() {
+            match session.uid_search(format!("UID {}", uid_set(&missing))) {
+                Ok(found) => blocked = missing.iter().copied().find(|u| found.contains(u)),
+                Err(e) => {
+                    let _ = send.send(Raw::Failed(command_err(s, "UID SEARCH", e)));
+                    return;
+                }
+            }
+        }
         for (uid, raw) in got {
+            if blocked.is_some_and(|b| uid > b) {
+                break;
+            }
             if send.send(Raw::Message { uid, raw }).is_err() {
                 return;
             }
+        }
+        if let Some(uid) = blocked {
+            let _ = send.send(Raw::Failed(SyncError::Command {
+                host: s.host.clone(),
+                command: "UID FETCH".into(),
+                detail: format!(
+                    "the server sent no content for UID {uid} of {}, which still exists; \
+                     what came before it is stored, and the next sync starts from it again",
+                    s.mailbox
+                ),
+            }));
+            return;
         }
         if send.send(Raw::BatchEnd).is_err() {
             return;
