@@ -33,32 +33,73 @@ pub fn flush(conn: &Connection) -> Result<usize> {
 /// Queries go through the same function ([`fts_query`]), so typing "customer1234" finds it.
 /// Registered as the SQL function `hd_index_text` on every store connection.
 pub fn index_text(text: &str) -> std::borrow::Cow<'_, str> {
-    let boundary = |a: char, b: char| {
-        (a.is_alphabetic() && b.is_numeric()) || (a.is_numeric() && b.is_alphabetic())
+    // Every stored message's text passes through here on the storing thread: one pass over
+    // the bytes, characters decoded only outside ASCII, a copy only when a boundary is found.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        Letter,
+        Digit,
+        Other,
+    }
+    const ASCII: [Kind; 128] = {
+        let mut t = [Kind::Other; 128];
+        let mut b = 0;
+        while b < 128 {
+            let c = b as u8;
+            if c.is_ascii_alphabetic() {
+                t[b] = Kind::Letter;
+            } else if c.is_ascii_digit() {
+                t[b] = Kind::Digit;
+            }
+            b += 1;
+        }
+        t
     };
-    let mut chars = text.chars().peekable();
-    let mut split = None;
-    let mut at = 0;
-    while let Some(c) = chars.next() {
-        at += c.len_utf8();
-        if chars.peek().is_some_and(|&n| boundary(c, n)) {
-            split = Some(at);
+    #[inline(always)]
+    fn kind_at(text: &str, i: usize) -> (Kind, usize) {
+        let b = text.as_bytes()[i];
+        if b < 0x80 {
+            return (ASCII[b as usize], 1);
+        }
+        let c = text[i..].chars().next().unwrap_or(' ');
+        let k = if c.is_alphabetic() {
+            Kind::Letter
+        } else if c.is_numeric() {
+            Kind::Digit
+        } else {
+            Kind::Other
+        };
+        (k, c.len_utf8())
+    }
+    let boundary = |a: Kind, b: Kind| {
+        (a == Kind::Letter && b == Kind::Digit) || (a == Kind::Digit && b == Kind::Letter)
+    };
+    let mut prev = Kind::Other;
+    let mut i = 0;
+    while i < text.len() {
+        let (k, len) = kind_at(text, i);
+        if boundary(prev, k) {
             break;
         }
+        prev = k;
+        i += len;
     }
-    let Some(first) = split else {
+    if i >= text.len() {
         return std::borrow::Cow::Borrowed(text);
-    };
-    let mut out = String::with_capacity(text.len() + 8);
-    out.push_str(&text[..first]);
-    let mut prev = text[..first].chars().next_back();
-    for c in text[first..].chars() {
-        if prev.is_some_and(|p| boundary(p, c)) {
-            out.push(' ');
-        }
-        out.push(c);
-        prev = Some(c);
     }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut from = 0;
+    while i < text.len() {
+        let (k, len) = kind_at(text, i);
+        if boundary(prev, k) {
+            out.push_str(&text[from..i]);
+            out.push(' ');
+            from = i;
+        }
+        prev = k;
+        i += len;
+    }
+    out.push_str(&text[from..]);
     std::borrow::Cow::Owned(out)
 }
 
@@ -71,10 +112,11 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
             Ok(match ctx.get_raw(0) {
-                rusqlite::types::ValueRef::Text(t) => {
-                    let t = String::from_utf8_lossy(t);
-                    Some(index_text(&t).into_owned())
-                }
+                rusqlite::types::ValueRef::Text(t) => Some(match std::str::from_utf8(t) {
+                    // The store writes UTF-8 only; the lossy path is for a file edited by hand.
+                    Ok(t) => index_text(t).into_owned(),
+                    Err(_) => index_text(&String::from_utf8_lossy(t)).into_owned(),
+                }),
                 rusqlite::types::ValueRef::Null => None,
                 other => Some(format!("{other:?}")),
             })
