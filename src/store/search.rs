@@ -35,46 +35,36 @@ pub fn flush(conn: &Connection) -> Result<usize> {
 pub fn index_text(text: &str) -> std::borrow::Cow<'_, str> {
     // Every stored message's text passes through here on the storing thread: one pass over
     // the bytes, characters decoded only outside ASCII, a copy only when a boundary is found.
-    #[derive(Clone, Copy, PartialEq)]
-    enum Kind {
-        Letter,
-        Digit,
-        Other,
-    }
-    const ASCII: [Kind; 128] = {
-        let mut t = [Kind::Other; 128];
+    // Bit 1: a letter, bit 2: a digit (a few characters, such as Ⅻ, are both).
+    const LETTER: u8 = 1;
+    const DIGIT: u8 = 2;
+    const ASCII: [u8; 128] = {
+        let mut t = [0u8; 128];
         let mut b = 0;
         while b < 128 {
             let c = b as u8;
             if c.is_ascii_alphabetic() {
-                t[b] = Kind::Letter;
+                t[b] = LETTER;
             } else if c.is_ascii_digit() {
-                t[b] = Kind::Digit;
+                t[b] = DIGIT;
             }
             b += 1;
         }
         t
     };
     #[inline(always)]
-    fn kind_at(text: &str, i: usize) -> (Kind, usize) {
+    fn kind_at(text: &str, i: usize) -> (u8, usize) {
         let b = text.as_bytes()[i];
         if b < 0x80 {
             return (ASCII[b as usize], 1);
         }
         let c = text[i..].chars().next().unwrap_or(' ');
-        let k = if c.is_alphabetic() {
-            Kind::Letter
-        } else if c.is_numeric() {
-            Kind::Digit
-        } else {
-            Kind::Other
-        };
+        let k = (u8::from(c.is_alphabetic()) * LETTER) | (u8::from(c.is_numeric()) * DIGIT);
         (k, c.len_utf8())
     }
-    let boundary = |a: Kind, b: Kind| {
-        (a == Kind::Letter && b == Kind::Digit) || (a == Kind::Digit && b == Kind::Letter)
-    };
-    let mut prev = Kind::Other;
+    let boundary =
+        |a: u8, b: u8| (a & LETTER != 0 && b & DIGIT != 0) || (a & DIGIT != 0 && b & LETTER != 0);
+    let mut prev = 0u8;
     let mut i = 0;
     while i < text.len() {
         let (k, len) = kind_at(text, i);
@@ -505,6 +495,61 @@ mod tests {
             "a-1[2]",
         ] {
             assert_eq!(number_prefix(not), None, "{not}");
+        }
+    }
+
+    /// The obvious definition, character by character.
+    fn reference(text: &str) -> String {
+        let mut out = String::new();
+        let mut prev: Option<char> = None;
+        for c in text.chars() {
+            if let Some(p) = prev
+                && ((p.is_alphabetic() && c.is_numeric()) || (p.is_numeric() && c.is_alphabetic()))
+            {
+                out.push(' ');
+            }
+            out.push(c);
+            prev = Some(c);
+        }
+        out
+    }
+
+    #[test]
+    fn index_text_agrees_with_the_character_definition() {
+        let samples = [
+            "",
+            "a",
+            "1",
+            "a1b2c3",
+            "v4.12.1 build2026",
+            "TKT-2026-00042",
+            "Größe3ä",
+            "报表2026年",
+            "٣abc",
+            "x\u{301}1",
+            "émile99@exämple7.org",
+            "10:30am – 2FA ok",
+            "🙂1a",
+            "ǅ9",
+            "Ⅻb",
+            "a\u{0}1",
+        ];
+        for s in samples {
+            assert_eq!(index_text(s), reference(s), "{s:?}");
+        }
+        // And a pseudo-random mix of letters, digits, punctuation and wide characters.
+        let alphabet: Vec<char> = "aZ09 .-_@é報٣🙂\u{301}\n".chars().collect();
+        let mut x: u64 = 7;
+        for _ in 0..500 {
+            let s: String = (0..40)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(index_text(&s), reference(&s), "{s:?}");
         }
     }
 
