@@ -124,6 +124,9 @@ fn ingested_messages_are_found_by_search_and_edits_reindex() {
     );
     assert_eq!(hits("zoe"), ["TKT-2026-00001"], "sender, diacritics folded");
     assert_eq!(hits("sync stuck"), ["TKT-2026-00001"]);
+    // A second word being typed keeps the first word's results until it narrows them.
+    assert_eq!(hits("quokka z"), ["TKT-2026-00001"]);
+    assert!(hits("quokka zeb").is_empty());
     assert!(hits("elephant").is_empty());
     let pending: i64 = c
         .query_row("SELECT count(*) FROM fts_pending", [], |r| r.get(0))

@@ -193,17 +193,25 @@ pub fn fts_query(input: &str) -> Option<String> {
 }
 
 /// The query to run when [`fts_query`] finds nothing and its last word ends in a part of one
-/// or two characters after others ("customer1", "jo@ex"): without that part. While such a
-/// word is typed, its short last part, matched exactly, often finds nothing until the third
-/// character; the results of what came before then stay until it can narrow them.
+/// or two characters after others ("customer1", "jo@ex"), or is such a short word after other
+/// words ("invoice re"): without that part or word. While it is typed, a short part matched
+/// exactly often finds nothing until the third character; the results of what came before
+/// then stay until it can narrow them.
 pub fn fts_query_without_short_tail(input: &str) -> Option<String> {
     let last = input.split_whitespace().last()?;
-    let trimmed = without_short_tail(last);
-    if trimmed == last {
-        return None;
-    }
     let head = &input[..input.rfind(last)?];
-    fts_query(&format!("{head}{trimmed}"))
+    let trimmed = without_short_tail(last);
+    if trimmed != last {
+        return fts_query(&format!("{head}{trimmed}"));
+    }
+    // A short last word of its own ("invoice re"): the words before it.
+    let short = index_text(last)
+        .split(|c: char| !c.is_alphanumeric())
+        .all(|p| p.chars().count() < PREFIX_FROM);
+    if short && !head.trim().is_empty() {
+        return fts_query(head);
+    }
+    None
 }
 
 /// Tickets whose messages match, the most recent message first, one hit per ticket; a ticket
@@ -603,6 +611,8 @@ mod tests {
         assert_eq!(wider("jo@ex"), Some("\"jo\"".into()));
         assert_eq!(wider("jo@exa"), None);
         assert_eq!(wider("ab"), None, "a lone short word has nothing before it");
+        assert_eq!(wider("invoice re"), Some("\"invoice\"*".into()));
+        assert_eq!(wider("invoice ref"), None);
         assert_eq!(wider("x1"), Some("\"x\"".into()));
         assert_eq!(
             fts_query("login 2FA-code \"x"),
