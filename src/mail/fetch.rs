@@ -305,6 +305,11 @@ fn parse_response(b: &[u8]) -> Parsed {
     let is_fetch = is_fetch_start(b);
     loop {
         let Some(eol) = find_crlf(&b[pos..]) else {
+            // Outside literals a line is short; a server that never ends one is not waited for
+            // until memory runs out.
+            if b.len() - pos > MAX_LINE {
+                return Parsed::Bad(format!("the server sent a line of over {MAX_LINE} bytes"));
+            }
             return Parsed::Incomplete(1);
         };
         let line = &b[pos..pos + eol];
@@ -376,6 +381,9 @@ fn is_fetch_start(b: &[u8]) -> bool {
 }
 
 /// The n of a line ending in `{n}` (a literal follows).
+/// The longest protocol line accepted (literals aside).
+const MAX_LINE: usize = 1 << 20;
+
 /// The largest literal accepted: a message bigger than this is refused, not read.
 pub const MAX_LITERAL: usize = 1 << 30;
 
@@ -594,6 +602,8 @@ mod tests {
         ] {
             assert!(matches!(parse_response(r), Parsed::Bad(_)), "{r:?}");
         }
+        let endless = vec![b'x'; (1 << 20) + 10];
+        assert!(matches!(parse_response(&endless), Parsed::Bad(_)));
     }
 
     #[test]
