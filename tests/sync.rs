@@ -381,18 +381,28 @@ fn a_trusted_certificate_for_another_name_is_refused() {
         .unwrap();
     assert!(ok.success());
     let port = srv.free_port();
-    let mut server = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-naccept", "4"])
-        .args(["-accept", &format!("127.0.0.1:{port}")])
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed on drop, so a failing assertion does not leave it running.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(
+        std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-naccept", "4"])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Wait (bounded) until it listens.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -415,6 +425,4 @@ fn a_trusted_certificate_for_another_name_is_refused() {
             "{host}: {e}"
         );
     }
-    let _ = server.kill();
-    let _ = server.wait();
 }
