@@ -280,42 +280,41 @@ fn list_sql(filter: &ListFilter) -> String {
     )
 }
 
+/// The parameters ?1–?8 of the list's statements: ?2 and ?3 are the limit and offset (None
+/// in [`count_filtered`], which has neither).
+fn bind<'a>(filter: &'a ListFilter, window: &'a [Option<i64>; 2]) -> [&'a dyn rusqlite::ToSql; 8] {
+    [
+        &filter.status,
+        &window[0],
+        &window[1],
+        &filter.hide_filtered,
+        &filter.due_before,
+        &filter.due_from,
+        &filter.category,
+        &filter.priority,
+    ]
+}
+
+/// `[limit, offset]` of a list page; no limit is -1 to SQLite.
+fn window(filter: &ListFilter) -> [Option<i64>; 2] {
+    [
+        Some(filter.limit.map_or(-1, i64::from)),
+        Some(i64::from(filter.offset)),
+    ]
+}
+
 pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<TicketRow>> {
-    let limit = filter.limit.map_or(-1, i64::from);
+    let window = window(filter);
     let mut stmt = conn.prepare_cached(&list_sql(filter))?;
-    let rows = stmt.query_map(
-        params![
-            filter.status,
-            limit,
-            filter.offset,
-            filter.hide_filtered,
-            filter.due_before,
-            filter.due_from,
-            filter.category,
-            filter.priority
-        ],
-        row,
-    )?;
+    let rows = stmt.query_map(&bind(filter, &window)[..], row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// SQLite's plan for [`list`] with this filter, one step a line (for tests and benchmarks).
 pub fn explain_list(conn: &Connection, filter: &ListFilter) -> Result<String> {
-    let limit = filter.limit.map_or(-1, i64::from);
+    let window = window(filter);
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", list_sql(filter)))?;
-    let rows = stmt.query_map(
-        params![
-            filter.status,
-            limit,
-            filter.offset,
-            filter.hide_filtered,
-            filter.due_before,
-            filter.due_from,
-            filter.category,
-            filter.priority
-        ],
-        |r| r.get::<_, String>(3),
-    )?;
+    let rows = stmt.query_map(&bind(filter, &window)[..], |r| r.get::<_, String>(3))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
 }
 
@@ -326,19 +325,7 @@ pub fn count_filtered(conn: &Connection, filter: &ListFilter) -> Result<i64> {
             "SELECT count(*) FROM tickets t {WHERE}{} AND ?2 IS NULL AND ?3 IS NULL",
             conditions(filter)
         ))?
-        .query_row(
-            params![
-                filter.status,
-                None::<i64>,
-                None::<i64>,
-                filter.hide_filtered,
-                filter.due_before,
-                filter.due_from,
-                filter.category,
-                filter.priority
-            ],
-            |r| r.get(0),
-        )?)
+        .query_row(&bind(filter, &[None, None])[..], |r| r.get(0))?)
 }
 
 pub fn count(conn: &Connection) -> Result<i64> {
