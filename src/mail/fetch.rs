@@ -34,6 +34,31 @@ impl Stream {
     }
 }
 
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(t) => t.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(t) => t.write(buf),
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(t) => t.flush(),
+            Stream::Tls(t) => t.flush(),
+        }
+    }
+}
+
 /// A connection shared by the `imap` crate's session and [`uid_fetch`].
 #[derive(Clone)]
 pub struct Conn(Arc<Mutex<Link>>);
@@ -73,24 +98,6 @@ impl Conn {
 }
 
 impl Link {
-    fn read_socket(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match &mut self.stream {
-            Stream::Plain(t) => t.read(buf),
-            Stream::Tls(t) => t.read(buf),
-        }
-    }
-
-    fn write_socket(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match &mut self.stream {
-            Stream::Plain(t) => t.write_all(buf)?,
-            Stream::Tls(t) => t.write_all(buf)?,
-        }
-        match &mut self.stream {
-            Stream::Plain(t) => t.flush(),
-            Stream::Tls(t) => t.flush(),
-        }
-    }
-
     /// Nothing is buffered above us: the last bytes read end with the tagged completion of
     /// the last command written.
     fn idle(&self) -> bool {
@@ -111,7 +118,7 @@ impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let mut link = self.link();
         let n = if link.pushback.is_empty() {
-            link.read_socket(buf)?
+            link.stream.read(buf)?
         } else {
             let n = buf.len().min(link.pushback.len());
             buf[..n].copy_from_slice(&link.pushback[..n]);
@@ -134,10 +141,7 @@ impl Read for Conn {
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let mut link = self.link();
-        let n = match &mut link.stream {
-            Stream::Plain(t) => t.write(buf)?,
-            Stream::Tls(t) => t.write(buf)?,
-        };
+        let n = link.stream.write(buf)?;
         // Only what was written counts: the rest comes again in the next call.
         let written = &buf[..n];
         if link.line_start && !written.is_empty() {
@@ -154,10 +158,7 @@ impl Write for Conn {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.link().stream {
-            Stream::Plain(t) => t.flush(),
-            Stream::Tls(t) => t.flush(),
-        }
+        self.link().stream.flush()
     }
 }
 
@@ -193,7 +194,9 @@ pub fn uid_fetch(
     }
     const TAG: &[u8] = b"hdf";
     let command = format!("hdf UID FETCH {set} (UID BODY.PEEK[])\r\n");
-    link.write_socket(command.as_bytes())
+    link.stream
+        .write_all(command.as_bytes())
+        .and_then(|()| link.stream.flush())
         .map_err(|e| FetchError::Lost(e.to_string()))?;
     link.last_tag = TAG.to_vec();
     link.line_start = true;
@@ -209,7 +212,8 @@ pub fn uid_fetch(
                 *start = 0;
             }
             let n = link
-                .read_socket(&mut chunk)
+                .stream
+                .read(&mut chunk)
                 .map_err(|e| FetchError::Lost(e.to_string()))?;
             if n == 0 {
                 return Err(FetchError::Lost("the server closed the connection".into()));
