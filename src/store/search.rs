@@ -11,16 +11,17 @@ pub struct Hit {
     pub subject: String,
 }
 
+/// What the index holds of a message `m`: its text as [`index_text`] splits it.
+const INDEX_INSERT: &str = "INSERT INTO messages_fts (rowid, subject, sender, body_text)
+     SELECT m.id, hd_index_text(m.subject), hd_index_text(m.sender), hd_index_text(m.body_text)";
+
 /// Indexes the messages queued by the insert and update triggers (see migration 002). Call it
 /// last in a write transaction, just before commit: [`super::Store::commit`] does.
 pub fn flush(conn: &Connection) -> Result<usize> {
     let n = conn
-        .prepare_cached(
-            "INSERT INTO messages_fts (rowid, subject, sender, body_text)
-             SELECT m.id, hd_index_text(m.subject), hd_index_text(m.sender),
-                    hd_index_text(m.body_text)
-             FROM fts_pending p JOIN messages m ON m.id = p.message_id",
-        )?
+        .prepare_cached(&format!(
+            "{INDEX_INSERT} FROM fts_pending p JOIN messages m ON m.id = p.message_id"
+        ))?
         .execute([])?;
     conn.prepare_cached("DELETE FROM fts_pending")?
         .execute([])?;
@@ -34,7 +35,7 @@ pub fn flush(conn: &Connection) -> Result<usize> {
 /// Registered as the SQL function `hd_index_text` on every store connection.
 pub fn index_text(text: &str) -> std::borrow::Cow<'_, str> {
     // Every stored message's text passes through here on the storing thread: one pass over
-    // the bytes, characters decoded only outside ASCII, a copy only when a boundary is found.
+    // the bytes, characters decoded only outside ASCII, a copy only once a boundary is found.
     // Bit 1: a letter, bit 2: a digit (a few characters, such as Ⅻ, are both).
     const LETTER: u8 = 1;
     const DIGIT: u8 = 2;
@@ -65,32 +66,26 @@ pub fn index_text(text: &str) -> std::borrow::Cow<'_, str> {
     let boundary =
         |a: u8, b: u8| (a & LETTER != 0 && b & DIGIT != 0) || (a & DIGIT != 0 && b & LETTER != 0);
     let mut prev = 0u8;
-    let mut i = 0;
+    let mut out: Option<String> = None;
+    let (mut from, mut i) = (0, 0);
     while i < text.len() {
         let (k, len) = kind_at(text, i);
         if boundary(prev, k) {
-            break;
-        }
-        prev = k;
-        i += len;
-    }
-    if i >= text.len() {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut from = 0;
-    while i < text.len() {
-        let (k, len) = kind_at(text, i);
-        if boundary(prev, k) {
-            out.push_str(&text[from..i]);
-            out.push(' ');
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 8));
+            o.push_str(&text[from..i]);
+            o.push(' ');
             from = i;
         }
         prev = k;
         i += len;
     }
-    out.push_str(&text[from..]);
-    std::borrow::Cow::Owned(out)
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[from..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
 }
 
 /// Registers [`index_text`] as `hd_index_text(text)` (NULL stays NULL) on a connection.
@@ -152,13 +147,11 @@ pub const PREFIX_FROM: usize = 3;
 /// Indexes at most `limit` queued messages, the oldest first; returns how many.
 pub fn flush_some(conn: &Connection, limit: i64) -> Result<usize> {
     let n = conn
-        .prepare_cached(
-            "INSERT INTO messages_fts (rowid, subject, sender, body_text)
-             SELECT m.id, hd_index_text(m.subject), hd_index_text(m.sender),
-                    hd_index_text(m.body_text)
+        .prepare_cached(&format!(
+            "{INDEX_INSERT}
              FROM (SELECT message_id FROM fts_pending ORDER BY message_id LIMIT ?1) p
-             JOIN messages m ON m.id = p.message_id",
-        )?
+             JOIN messages m ON m.id = p.message_id"
+        ))?
         .execute([limit])?;
     conn.prepare_cached(
         "DELETE FROM fts_pending WHERE message_id IN
