@@ -329,10 +329,7 @@ struct ShowJson<'a> {
 fn save(ctx: &Context, args: &SaveArgs) -> Result<()> {
     let store = ctx.open_store()?;
     let ticket = find(ctx, &store, &args.number)?;
-    let ids: Vec<i64> = messages::for_ticket(store.conn(), ticket.id)?
-        .iter()
-        .flat_map(|m| m.attachments.iter().map(|a| a.id))
-        .collect();
+    let ids = crate::mail::attachments::numbered(&messages::for_ticket(store.conn(), ticket.id)?);
     let Some(&id) = args.attachment.checked_sub(1).and_then(|i| ids.get(i)) else {
         return Err(UsageError(match ids.len() {
             0 => format!("{} has no attachments", ticket.number),

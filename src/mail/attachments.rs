@@ -13,6 +13,15 @@ use rusqlite::Connection;
 
 use crate::store::messages;
 
+/// A ticket's attachment ids in the order the thread and `ticket show` number them: attachment
+/// N is element N - 1.
+pub fn numbered(thread: &[messages::MessageRow]) -> Vec<i64> {
+    thread
+        .iter()
+        .flat_map(|m| m.attachments.iter().map(|a| a.id))
+        .collect()
+}
+
 /// Writes attachment `id` into `dir` and returns the file's path.
 pub fn save(conn: &Connection, id: i64, dir: &Path) -> Result<PathBuf> {
     let a = messages::attachment_content(conn, id)?

@@ -456,11 +456,7 @@ impl App {
         let Some(open) = self.open_current() else {
             return self.say("no ticket open");
         };
-        let all: Vec<i64> = open
-            .messages
-            .iter()
-            .flat_map(|m| m.attachments.iter().map(|a| a.id))
-            .collect();
+        let all = crate::mail::attachments::numbered(&open.messages);
         if all.is_empty() {
             return self.say("this ticket has no attachments");
         }
@@ -1049,12 +1045,11 @@ impl App {
 
 /// `~/x` as the home directory's `x`.
 fn expand_home(dir: &str) -> std::path::PathBuf {
-    match (dir.strip_prefix("~/"), directories::BaseDirs::new()) {
-        (Some(rest), Some(b)) => b.home_dir().join(rest),
-        _ if dir == "~" => {
-            directories::BaseDirs::new().map_or_else(|| dir.into(), |b| b.home_dir().to_path_buf())
-        }
-        _ => dir.into(),
+    let home = || directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
+    match dir.strip_prefix("~/") {
+        Some(rest) => home().map_or_else(|| dir.into(), |h| h.join(rest)),
+        None if dir == "~" => home().unwrap_or_else(|| dir.into()),
+        None => dir.into(),
     }
 }
 
