@@ -246,6 +246,15 @@ impl imap::Authenticator for XOAuth2<'_> {
     }
 }
 
+/// A TLS failure with `s`'s server, and what to check.
+fn tls_error(s: &ImapSettings, detail: String) -> SyncError {
+    SyncError::Tls {
+        host: s.host.clone(),
+        port: s.port,
+        detail,
+    }
+}
+
 /// The TLS context: the system's roots, or only the private CA of `tls_ca_file`.
 ///
 /// OpenSSL is used directly rather than through native-tls: native-tls loads the system's CA
@@ -255,11 +264,7 @@ impl imap::Authenticator for XOAuth2<'_> {
 /// the host name or IP address), TLS 1.2 at least.
 fn tls_context(s: &ImapSettings) -> Result<openssl::ssl::SslContext, SyncError> {
     use openssl::ssl::{SslContextBuilder, SslMethod, SslOptions, SslVerifyMode, SslVersion};
-    let tls_err = |detail: String| SyncError::Tls {
-        host: s.host.clone(),
-        port: s.port,
-        detail,
-    };
+    let tls_err = |detail: String| tls_error(s, detail);
     let mut b =
         SslContextBuilder::new(SslMethod::tls_client()).map_err(|e| tls_err(e.to_string()))?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
@@ -305,11 +310,7 @@ fn connect_tls(
     s: &ImapSettings,
     tcp: TcpStream,
 ) -> Result<openssl::ssl::SslStream<TcpStream>, SyncError> {
-    let tls_err = |detail: String| SyncError::Tls {
-        host: s.host.clone(),
-        port: s.port,
-        detail,
-    };
+    let tls_err = |detail: String| tls_error(s, detail);
     let ctx = tls_context(s)?;
     let mut ssl = openssl::ssl::Ssl::new(&ctx).map_err(|e| tls_err(e.to_string()))?;
     let host = s.host.trim_start_matches('[').trim_end_matches(']');
@@ -397,11 +398,7 @@ pub fn connect(s: &ImapSettings) -> Result<Session, SyncError> {
         host: s.host.clone(),
         detail,
     };
-    let tls_err = |detail: String| SyncError::Tls {
-        host: s.host.clone(),
-        port: s.port,
-        detail,
-    };
+    let tls_err = |detail: String| tls_error(s, detail);
 
     let (client, conn): (imap::Client<Conn>, Conn) = match s.security {
         Security::Tls => {
