@@ -90,7 +90,7 @@ fn generate(path: &Path) {
             )
             .unwrap();
             tx.execute(
-                "INSERT INTO fts_pending (message_id) VALUES (last_insert_rowid())",
+                "INSERT INTO search_queue (message_id) VALUES (last_insert_rowid())",
                 [],
             )
             .unwrap();

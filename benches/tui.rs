@@ -42,7 +42,7 @@ fn generate(path: &Path) {
             )
             .unwrap();
         let mut q = tx
-            .prepare("INSERT INTO fts_pending (message_id) VALUES (?1)")
+            .prepare("INSERT INTO search_queue (message_id) VALUES (?1)")
             .unwrap();
         let statuses = ["open", "waiting", "resolved", "closed", "open", "waiting"];
         let mut x: u64 = 42;

@@ -38,7 +38,10 @@ fn seed(store: &Store, version: u32) {
         params![b"raw".to_vec()],
     )
     .unwrap();
-    if version >= 4 {
+    if version >= 10 {
+        c.execute("INSERT INTO search_queue (message_id) VALUES (1)", [])
+            .unwrap();
+    } else if version >= 4 {
         c.execute("INSERT INTO fts_pending (message_id) VALUES (1)", [])
             .unwrap();
     }
@@ -50,7 +53,8 @@ fn migrating_from_empty_and_from_every_earlier_version_gives_the_same_schema() {
     let fresh = Store::open(&dir.path().join("fresh.sqlite3")).unwrap();
     assert_eq!(fresh.schema_version().unwrap(), SCHEMA_VERSION);
     let expected = schema(&fresh);
-    assert!(expected.iter().any(|(n, _)| n == "messages_fts"));
+    assert!(expected.iter().any(|(n, _)| n == "search_queue"));
+    assert!(!expected.iter().any(|(n, _)| n.starts_with("messages_fts")));
 
     for from in 0..SCHEMA_VERSION {
         let path = dir.path().join(format!("v{from}.sqlite3"));
@@ -129,7 +133,11 @@ fn ingested_messages_are_found_by_search_and_edits_reindex() {
     assert!(hits("quokka zeb").is_empty());
     assert!(hits("elephant").is_empty());
     let pending: i64 = c
-        .query_row("SELECT count(*) FROM fts_pending", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM search_queue WHERE seq > (SELECT applied FROM search.search_state)",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(pending, 0);
     c.execute(
@@ -207,10 +215,125 @@ fn ids_with_digits_and_ticket_numbers_are_found_as_typed() {
     );
     // A deleted message leaves the index (the store never deletes one; a person might, with
     // sqlite3).
+    let id: i64 = c
+        .query_row(
+            "SELECT id FROM messages WHERE message_id = 'd2@x'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     c.execute_batch("PRAGMA foreign_keys = OFF; DELETE FROM messages WHERE message_id = 'd2@x'")
         .unwrap();
     assert!(hits("another").is_empty());
+    search::flush(c).unwrap();
+    let left: i64 = c
+        .query_row(
+            "SELECT count(*) FROM search.messages_fts_docsize WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the deleted message's row left the index");
     assert_eq!(hits("customer"), one);
+}
+
+#[test]
+fn the_search_index_is_a_file_of_its_own_rebuilt_when_lost_or_not_this_stores() {
+    let mut h = support::Harness::new();
+    h.ingest(
+        &mail()
+            .from("a@x.example")
+            .subject("Sync stuck")
+            .id("s1@x")
+            .body("the quokka is stuck\n")
+            .build(),
+    );
+    let path = h.store_path();
+    let index = search::path_for(&path);
+    assert_eq!(index.file_name().unwrap(), "store.search.sqlite3");
+    assert!(index.exists());
+    assert_eq!(found(h.store.conn(), "quokka"), ["TKT-2026-00001"]);
+    drop(h.store);
+
+    // Lost (deleted, or not in a backup that was put back): the next open indexes every
+    // message again.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(found(store.conn(), "quokka"), ["TKT-2026-00001"]);
+    drop(store);
+
+    // Another store's index in its place finds nothing of this one's mail: it is rebuilt.
+    let mut other = support::Harness::new();
+    other.ingest(
+        &mail()
+            .from("b@x.example")
+            .subject("Elsewhere")
+            .id("o1@x")
+            .body("a wombat\n")
+            .build(),
+    );
+    let other_index = search::path_for(&other.store_path());
+    let support::Harness {
+        dir: _other_dir,
+        store: other_store,
+        ..
+    } = other;
+    // Closed: its last writes are checkpointed into the file.
+    drop(other_store);
+    std::fs::copy(&other_index, &index).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(found(store.conn(), "quokka"), ["TKT-2026-00001"]);
+    assert!(found(store.conn(), "wombat").is_empty());
+}
+
+#[test]
+fn a_store_write_does_not_stop_another_connection_from_indexing() {
+    let mut h = support::Harness::new();
+    let path = h.store_path();
+    let indexer = Store::open_again(&path).unwrap();
+    // Stored and committed without indexing (as the sync's storing thread does).
+    {
+        let tx = h.store.write().unwrap();
+        let r = h.ingest.store(
+            &tx,
+            &helpdesk::mail::ingest::RawMessage {
+                bytes: &mail()
+                    .from("a@x.example")
+                    .subject("Later")
+                    .id("l1@x")
+                    .body("a numbat\n")
+                    .build(),
+                source: "test",
+                mailbox: None,
+                uidvalidity: None,
+                uid: None,
+            },
+            &h.ingest.prepare(
+                &mail()
+                    .from("a@x.example")
+                    .subject("Later")
+                    .id("l1@x")
+                    .body("a numbat\n")
+                    .build(),
+            ),
+            1_800_000_000,
+        );
+        r.unwrap();
+        Store::commit_unindexed(tx).unwrap();
+    }
+    assert!(found(h.store.conn(), "numbat").is_empty());
+    // The store's write lock is held while the other connection indexes: the two files
+    // are locked apart.
+    let tx = h.store.write().unwrap();
+    assert_eq!(indexer.index_step(1000).unwrap(), 1);
+    assert_eq!(indexer.index_step(1000).unwrap(), 0, "nothing left");
+    Store::commit(tx).unwrap();
+    assert_eq!(found(h.store.conn(), "numbat").len(), 1);
 }
 
 #[test]

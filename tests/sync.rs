@@ -67,6 +67,12 @@ impl Client {
     fn count(&self) -> i64 {
         messages::count(self.store.conn()).unwrap()
     }
+    /// How many tickets search finds for `word` (the sync indexes in a thread of its own).
+    fn found(&self, word: &str) -> usize {
+        helpdesk::store::search::tickets(self.store.conn(), word, 5000)
+            .unwrap()
+            .len()
+    }
 }
 
 fn msg(i: usize) -> Vec<u8> {
@@ -97,6 +103,7 @@ fn first_sync_then_nothing_then_only_the_new_mail() {
     let third = c.sync().unwrap();
     assert_eq!(third.fetched, 3);
     assert_eq!(c.count(), 8);
+    assert_eq!(c.found("question"), 8, "every synced message is indexed");
 }
 
 #[test]
@@ -203,6 +210,7 @@ fn a_server_stopped_mid_sync_loses_and_duplicates_nothing() {
         })
         .unwrap();
     assert_eq!(distinct, total as i64);
+    assert_eq!(c.found("question"), total, "every message is indexed once");
 }
 
 #[test]
@@ -236,6 +244,8 @@ fn a_20_mb_message_and_1000_messages_in_one_sync() {
         .unwrap();
     assert_eq!(raw.len(), big.len());
     assert!(raw == big, "the 20 MB message changed on the way");
+    assert_eq!(c.found("question"), 1000);
+    assert_eq!(c.found("huge"), 1);
 }
 
 #[test]

@@ -701,6 +701,8 @@ pub fn sync_once(
         let groups = s.batch.max(1).div_ceil(Groups::<Raw>::ITEMS);
         let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(2 * groups);
         let (send, recv) = sync_channel::<Vec<Fetched>>(groups);
+        let pace = Pace::default();
+        let path = store.path().to_owned();
         let result = std::thread::scope(|scope| {
             let session = &mut session;
             let uids = &uids;
@@ -724,19 +726,35 @@ pub fn sync_once(
                     }
                 }
             });
+            // A fourth: indexing for search, in the search file (store::search::path_for),
+            // while the next batches are stored.
+            let (pace, path) = (&pace, &path);
+            let indexer = scope.spawn(move || {
+                let r = index_while_storing(path, pace);
+                pace.indexer_stopped();
+                r
+            });
             let stored = store_all(
                 store,
                 ingest,
                 s,
                 &mut state,
                 recv,
+                pace,
                 now,
                 &mut report,
                 progress,
                 total,
             );
+            pace.store_done();
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "stored");
             let _ = fetcher.join();
             let _ = parser.join();
+            if let Ok(Err(e)) = indexer.join() {
+                // The messages are stored; the next open of the store indexes them.
+                tracing::warn!(error = %e, "indexing the new messages for search failed");
+            }
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "indexed");
             stored
         });
         result?;
@@ -914,6 +932,83 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &mut G
     }
 }
 
+/// How far the indexing thread is behind the storing thread, which both update.
+///
+/// The indexer starts once [`Pace::CHUNK`] messages wait: each pass writes one segment of
+/// the FTS5 index, and smaller ones would soon have to be merged again (merging was a third
+/// of indexing a 10,000-message sync in batches of 500). The store waits when it is
+/// [`Pace::AHEAD`] messages ahead: otherwise on two cores it ran away from the indexer, which
+/// then indexed the last quarter of the mail alone after everything else was done.
+#[derive(Default)]
+struct Pace {
+    counts: std::sync::Mutex<PaceCounts>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PaceCounts {
+    stored: u64,
+    indexed: u64,
+    store_done: bool,
+    indexer_stopped: bool,
+}
+
+impl Pace {
+    const CHUNK: u64 = 1_000;
+    const AHEAD: u64 = 1_500;
+
+    fn update(&self, f: impl FnOnce(&mut PaceCounts)) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut c);
+        self.changed.notify_all();
+    }
+
+    fn stored(&self, n: u64) {
+        self.update(|c| c.stored += n);
+    }
+
+    fn store_done(&self) {
+        self.update(|c| c.store_done = true);
+    }
+
+    fn indexer_stopped(&self) {
+        self.update(|c| c.indexer_stopped = true);
+    }
+
+    /// For the store: waits while the indexer is too far behind (bounded: it gives up after
+    /// the store's busy timeout, say when the search file is locked by another process).
+    fn wait_for_indexer(&self) {
+        let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self
+            .changed
+            .wait_timeout_while(c, Duration::from_secs(10), |c| {
+                !c.indexer_stopped && c.stored - c.indexed > Self::AHEAD
+            });
+    }
+
+    /// For the indexer: waits for a chunk of work (or the end); returns how many messages the
+    /// store has stored, or None when it is done and all of them are indexed.
+    fn next_chunk(&self) -> Option<u64> {
+        let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let c = self
+            .changed
+            .wait_while(c, |c| !c.store_done && c.stored - c.indexed < Self::CHUNK)
+            .unwrap_or_else(|e| e.into_inner());
+        (!c.store_done || c.indexed < c.stored).then_some(c.stored)
+    }
+}
+
+/// The indexing thread: indexes what the store commits, a chunk at a time ([`Pace`]), on a
+/// connection of its own that locks only the search file; once the store is done, the rest.
+fn index_while_storing(path: &std::path::Path, pace: &Pace) -> Result<(), store::StoreError> {
+    let store = Store::open_again(path)?;
+    while let Some(stored) = pace.next_chunk() {
+        while store.index_step(100_000)? > 0 {}
+        pace.update(|c| c.indexed = stored);
+    }
+    Ok(())
+}
+
 /// The storing thread: a transaction per fetched batch, committed with the new highest UID.
 #[allow(clippy::too_many_arguments)]
 fn store_all(
@@ -922,6 +1017,7 @@ fn store_all(
     s: &ImapSettings,
     state: &mut SyncState,
     recv: Receiver<Vec<Fetched>>,
+    pace: &Pace,
     now: &dyn Fn() -> i64,
     report: &mut SyncReport,
     progress: &mut dyn FnMut(Progress),
@@ -934,6 +1030,7 @@ fn store_all(
     while !ended {
         let tx = store.write()?;
         let mut stored = false;
+        let mut batch_stored = 0;
         loop {
             match items.next() {
                 None => {
@@ -963,6 +1060,7 @@ fn store_all(
                         .summary
                         .add(&r.outcome, r.class, r.parse_error.is_some());
                     report.fetched += 1;
+                    batch_stored += 1;
                     state.last_uid = state.last_uid.max(uid);
                     stored = true;
                 }
@@ -972,7 +1070,9 @@ fn store_all(
         if stored {
             store::sync::set(&tx, &s.mailbox, state)?;
         }
-        Store::commit(tx)?;
+        Store::commit_unindexed(tx)?;
+        pace.stored(batch_stored);
+        pace.wait_for_indexer();
         if stored {
             progress(Progress::Stored {
                 done: report.fetched,

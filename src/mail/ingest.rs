@@ -233,6 +233,7 @@ impl Ingest {
                 linked_ticket_id: None,
                 last_inbound_at: Some(now),
                 now,
+                sla: None,
             },
         )?;
         let row = messages::insert(
@@ -637,6 +638,17 @@ impl Ctx<'_> {
         } else {
             self.p.from.as_ref()
         };
+        // An inbound ticket's clocks start with it: its due times go in with the row (a new
+        // ticket has no priority yet), instead of a second write to it.
+        let sla = (direction == Direction::Inbound).then(|| {
+            let start = self.sent_at();
+            let due = self.ing.sla.due(start, None);
+            tickets::SlaTimes {
+                start,
+                first_response_due: due.first_response,
+                resolution_due: due.resolution,
+            }
+        });
         let ticket_id = tickets::insert(
             self.tx,
             &NewTicket {
@@ -651,6 +663,7 @@ impl Ctx<'_> {
                 linked_ticket_id: linked,
                 last_inbound_at: (direction == Direction::Inbound).then_some(self.sent_at()),
                 now: self.now,
+                sla,
             },
         )?;
         if let Some(r) = requester {
@@ -658,9 +671,6 @@ impl Ctx<'_> {
             self.requester_added = Some(r.addr.clone());
         }
         let row = self.attach(ticket_id, direction)?;
-        if direction == Direction::Inbound {
-            sla::start(self.tx, &self.ing.sla, ticket_id, self.sent_at())?;
-        }
         Ok((ticket_id, row, number))
     }
 

@@ -75,20 +75,38 @@ fn has_text(lines: &[&str]) -> bool {
     lines.iter().any(|l| !l.trim().is_empty())
 }
 
-/// Text of the writer's own: not blank and not quoted.
-fn has_own_text(lines: &[&str]) -> bool {
-    lines.iter().any(|l| !l.trim().is_empty() && !is_quote(l))
+/// Whether `line` can be a mobile footer at all: the first letter of one (of "sent from…",
+/// "get outlook…", "envoyé…", "enviado…", "von meinem…", "verzonden…", in any case; 'ſ'
+/// folds to 's'). Saves running [`MOBILE_FOOTER`] on every line.
+fn may_be_footer(line: &str) -> bool {
+    matches!(
+        line.trim_start().chars().next(),
+        Some('s' | 'S' | 'ſ' | 'g' | 'G' | 'e' | 'E' | 'v' | 'V')
+    )
+}
+
+fn is_footer(line: &str) -> bool {
+    may_be_footer(line) && MOBILE_FOOTER.is_match(line)
 }
 
 /// The first line where history starts, if the text above it is not empty.
 fn find_cut(lines: &[&str]) -> Option<usize> {
+    // own[i]: whether lines[..i] hold text of the writer's own; once, not again for every line.
+    let mut own = Vec::with_capacity(lines.len() + 1);
+    own.push(false);
+    for l in lines {
+        let before = own[own.len() - 1];
+        own.push(before || (!l.trim().is_empty() && !is_quote(l)));
+    }
     for i in 0..lines.len() {
         let line = lines[i];
         let trimmed = line.trim();
-        if trimmed.is_empty() || !has_own_text(&lines[..i]) {
+        if trimmed.is_empty() || !own[i] {
             continue;
         }
-        if trimmed.contains(REPLY_ABOVE_MARKER) || ORIGINAL_MESSAGE.is_match(line) {
+        if trimmed.contains(REPLY_ABOVE_MARKER)
+            || (trimmed.starts_with("--") && ORIGINAL_MESSAGE.is_match(line))
+        {
             return Some(i);
         }
         if trimmed.ends_with(':') && !is_quote(line) {
@@ -98,7 +116,7 @@ fn find_cut(lines: &[&str]) -> Option<usize> {
                 && !is_quote(lines[i - 1])
                 && OPENER.is_match(lines[i - 1])
                 && ATTRIBUTION.is_match(&format!("{} {}", lines[i - 1].trim(), trimmed))
-                && has_own_text(&lines[..i - 1]);
+                && own[i - 1];
             let candidate = prev_joins || ATTRIBUTION.is_match(line);
             if candidate {
                 let start = if prev_joins { i - 1 } else { i };
@@ -119,7 +137,8 @@ fn find_cut(lines: &[&str]) -> Option<usize> {
                 return None;
             }
         }
-        if OUTLOOK_FROM.is_match(line)
+        if trimmed.contains(':')
+            && OUTLOOK_FROM.is_match(line)
             && lines[i + 1..]
                 .iter()
                 .take(4)
@@ -133,7 +152,7 @@ fn find_cut(lines: &[&str]) -> Option<usize> {
             } else {
                 i
             };
-            if has_own_text(&lines[..start]) {
+            if own[start] {
                 return Some(start);
             }
         }
@@ -158,7 +177,7 @@ fn quote_block_is_whole(rest: &[&str]) -> bool {
     let mut seen_unquoted_after = false;
     let mut in_sig = false;
     for l in rest {
-        if l.trim_end() == "--" || MOBILE_FOOTER.is_match(l) {
+        if l.trim_end() == "--" || is_footer(l) {
             in_sig = true;
         }
         if !in_sig && !l.trim().is_empty() && !is_quote(l) {
@@ -173,7 +192,7 @@ fn split_signature<'a>(lines: &[&'a str]) -> (Vec<&'a str>, String) {
     let cut = lines
         .iter()
         .rposition(|l| l.trim_end() == "--")
-        .or_else(|| lines.iter().rposition(|l| MOBILE_FOOTER.is_match(l)));
+        .or_else(|| lines.iter().rposition(|l| is_footer(l)));
     match cut {
         Some(i) if has_text(&lines[..i]) => (lines[..i].to_vec(), lines[i..].join("\n")),
         _ => (lines.to_vec(), String::new()),

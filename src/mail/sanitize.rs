@@ -6,50 +6,87 @@
 /// Multi-line text: keeps newline and tab, turns CRLF and lone CR into newline, drops every
 /// other C0 and C1 control character and DEL.
 pub fn clean_text(input: &str) -> String {
+    // Byte by byte, copying runs of clean text whole: every fetched message's text passes
+    // through here. The characters dropped are one byte (C0, DEL) or the two bytes C2 80–9F
+    // (C1), so every cut falls on a character boundary.
+    let b = input.as_bytes();
     let mut out = String::with_capacity(input.len());
-    let mut chars = input.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            '\r' => {
-                if chars.peek() != Some(&'\n') {
+    let (mut from, mut i) = (0, 0);
+    while i < b.len() {
+        let drop = match b[i] {
+            b'\n' | b'\t' => 0,
+            b'\r' => {
+                out.push_str(&input[from..i]);
+                if b.get(i + 1) != Some(&b'\n') {
                     out.push('\n');
                 }
+                i += 1;
+                from = i;
+                continue;
             }
-            c if is_control(c) => {}
-            c => out.push(c),
+            0..=0x1f | 0x7f => 1,
+            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => 2,
+            _ => 0,
+        };
+        if drop == 0 {
+            i += 1;
+        } else {
+            out.push_str(&input[from..i]);
+            i += drop;
+            from = i;
         }
     }
+    out.push_str(&input[from..]);
     out
 }
 
 /// One-line text (subjects, names, file names): like [`clean_text`], and any line break or tab
 /// becomes a single space.
 pub fn clean_line(input: &str) -> String {
+    // Byte by byte like clean_text (Message-IDs, addresses and subjects of every fetched
+    // message pass through here): a run of kept bytes is copied whole.
+    let b = input.as_bytes();
     let mut out = String::with_capacity(input.len());
+    let (mut from, mut i) = (0, 0);
     let mut last_space = false;
-    for c in input.chars() {
-        let c = match c {
-            '\n' | '\r' | '\t' => ' ',
-            c if is_control(c) => continue,
-            c => c,
-        };
-        if c == ' ' {
-            if last_space {
-                continue;
+    while i < b.len() {
+        match b[i] {
+            b' ' if !last_space => {
+                last_space = true;
+                i += 1;
             }
-            last_space = true;
-        } else {
-            last_space = false;
+            b' ' | b'\n' | b'\r' | b'\t' => {
+                out.push_str(&input[from..i]);
+                if !last_space {
+                    out.push(' ');
+                    last_space = true;
+                }
+                i += 1;
+                from = i;
+            }
+            0..=0x1f | 0x7f => {
+                out.push_str(&input[from..i]);
+                i += 1;
+                from = i;
+            }
+            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => {
+                out.push_str(&input[from..i]);
+                i += 2;
+                from = i;
+            }
+            _ => {
+                last_space = false;
+                i += 1;
+            }
         }
-        out.push(c);
     }
-    out.trim().to_owned()
-}
-
-/// C0, DEL and C1 (U+0080–U+009F, which some terminals read as 8-bit CSI/OSC).
-fn is_control(c: char) -> bool {
-    c.is_control()
+    out.push_str(&input[from..]);
+    let trimmed = out.trim();
+    if trimmed.len() == out.len() {
+        out
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -62,6 +99,63 @@ mod tests {
         let t = clean_line(s);
         assert!(!t.chars().any(char::is_control), "{t:?}");
         assert_eq!(t, "a]0;titleb[2Jc31md]52;c;ZXZpbA==");
+    }
+
+    /// The character-by-character definition [`clean_text`] implements on bytes.
+    fn clean_text_by_chars(input: &str) -> String {
+        let mut out = String::new();
+        let mut chars = input.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' | '\t' => out.push(c),
+                '\r' if chars.peek() != Some(&'\n') => out.push('\n'),
+                '\r' => {}
+                c if c.is_control() => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// The character-by-character definition [`clean_line`] implements on bytes.
+    fn clean_line_by_chars(input: &str) -> String {
+        let mut out = String::new();
+        let mut last_space = false;
+        for c in input.chars() {
+            let c = match c {
+                '\n' | '\r' | '\t' => ' ',
+                c if c.is_control() => continue,
+                c => c,
+            };
+            if c == ' ' && last_space {
+                continue;
+            }
+            last_space = c == ' ';
+            out.push(c);
+        }
+        out.trim().to_owned()
+    }
+
+    #[test]
+    fn clean_text_matches_its_definition_on_every_kind_of_character() {
+        // C0, DEL, C1 (U+0085 is C2 85), U+00A0 (C2 A0, kept), other two-, three- and
+        // four-byte characters, CR before and not before LF.
+        let pool = [
+            "a", "\r", "\n", "\t", "\0", "\u{1b}", "\u{7f}", "\u{80}", "\u{85}", "\u{9f}",
+            "\u{a0}", "é", "\u{2028}", "€", "😀", " ",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..2000 {
+            let mut s = String::new();
+            for _ in 0..12 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                s.push_str(pool[(seed >> 33) as usize % pool.len()]);
+            }
+            assert_eq!(clean_text(&s), clean_text_by_chars(&s), "{s:?}");
+            assert_eq!(clean_line(&s), clean_line_by_chars(&s), "{s:?}");
+        }
     }
 
     #[test]

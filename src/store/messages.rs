@@ -84,8 +84,8 @@ pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> Result<i64> {
         m.uid,
     ])?;
     let id = conn.last_insert_rowid();
-    // Queued for search::flush, which indexes the batch before commit (migration 004).
-    conn.prepare_cached("INSERT INTO fts_pending (message_id) VALUES (?1)")?
+    // Queued for the search index (migrations 004 and 010).
+    conn.prepare_cached("INSERT INTO search_queue (message_id) VALUES (?1)")?
         .execute([id])?;
     Ok(id)
 }
@@ -308,6 +308,14 @@ pub fn draft_for_new_turn(conn: &Connection, ticket_id: i64, message: i64, now: 
         .query_row([ticket_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match pending {
+        // Still new: only what it answers changes. Setting `state` to the value it has would
+        // still rewrite its entry in the drafts_state index (a third of storing a reply).
+        Some((id, DraftState::New)) => {
+            conn.prepare_cached(
+                "UPDATE drafts SET reply_to_message = ?2, updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, message, now])?;
+        }
         Some((id, state)) if state.is_pending() => {
             conn.prepare_cached(
                 "UPDATE drafts SET state = 'new', reply_to_message = ?2, updated_at = ?3

@@ -68,6 +68,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: "",
         step: Some(checks_without_in_lists),
     },
+    Migration {
+        version: 10,
+        name: "search_file",
+        sql: include_str!("migrations/010_search_file.sql"),
+        step: None,
+    },
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -39,8 +39,25 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date; attaches
+    /// its search index (a file of its own, see [`search::path_for`]) and brings that up to date.
     pub fn open(path: &Path) -> Result<Store> {
+        let mut store = Store::open_unmigrated(path)?;
+        migrate::migrate(&mut store.conn, SCHEMA_VERSION)?;
+        store.attach_search()?;
+        store.index_leftovers()?;
+        Ok(store)
+    }
+
+    /// A second connection to a store another [`Store`] has opened (and migrated), for a
+    /// thread of its own, such as the sync's indexer.
+    pub fn open_again(path: &Path) -> Result<Store> {
+        let store = Store::open_unmigrated(path)?;
+        store.attach_search()?;
+        Ok(store)
+    }
+
+    fn open_unmigrated(path: &Path) -> Result<Store> {
         create_private_file(path).map_err(|source| StoreError::Create {
             path: path.to_owned(),
             source,
@@ -58,39 +75,43 @@ impl Store {
             path: path.to_owned(),
         };
         store.configure()?;
-        migrate::migrate(&mut store.conn, SCHEMA_VERSION)?;
-        store.index_leftovers()?;
         Ok(store)
     }
 
-    /// Indexes rows a writer queued for search but did not flush (one that committed without
-    /// [`Store::commit`]), so search never misses a stored message for long.
-    ///
-    /// A large queue (every message, after a migration rebuilt the index) is indexed in
-    /// batches of their own transaction, so another process waits at most one batch for the
-    /// store; one that holds it longer than the busy timeout leaves the rest for later.
+    fn attach_search(&self) -> Result<()> {
+        let search = search::path_for(&self.path);
+        create_private_file(&search).map_err(|source| StoreError::Create {
+            path: search.clone(),
+            source,
+        })?;
+        search::attach(&self.conn, &search)
+    }
+
+    /// Brings the search index up to date with the store: what a writer stored without
+    /// indexing it (a process that stopped between the two), or every message when the search
+    /// file is new. In steps of their own transaction, so another process waits at most one
+    /// step for the search file; one that holds it longer than the busy timeout leaves the
+    /// rest for later.
     fn index_leftovers(&mut self) -> Result<()> {
-        const BATCH: i64 = 5_000;
+        const STEP: i64 = 5_000;
         loop {
-            let pending: bool =
-                self.conn
-                    .query_row("SELECT EXISTS (SELECT 1 FROM fts_pending)", [], |r| {
-                        r.get(0)
-                    })?;
-            if !pending {
-                return Ok(());
-            }
-            let tx = match self.write() {
-                Ok(tx) => tx,
+            match self.index_step(STEP) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
                 Err(e) if e.is_retryable() => return Ok(()),
                 Err(e) => return Err(e),
-            };
-            let n = search::flush_some(&tx, BATCH)?;
-            tx.commit()?;
-            if n == 0 {
-                return Ok(());
             }
         }
+    }
+
+    /// Indexes at most `limit` messages the search index lacks, in a transaction that locks
+    /// only the search file; returns how many (0: up to date).
+    pub fn index_step(&self, limit: i64) -> Result<usize> {
+        let tx = self.conn.unchecked_transaction()?;
+        search::lock(&tx)?;
+        let n = search::index_some(&tx, limit)?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Opens the store without migrating: for tests that build earlier schema versions.
@@ -129,36 +150,7 @@ impl Store {
         // into overflow chains. 16 KiB pages made a 10,000-message import 30% faster. Only takes
         // effect when the file is new (it must precede WAL mode).
         self.conn.execute_batch("PRAGMA page_size = 16384")?;
-        // journal_mode returns a row; the others do not.
-        // Switching a new file to WAL needs an exclusive lock and SQLite does not call the
-        // busy handler for it: when a second process opens the same new store at that moment,
-        // wait for it here (bounded) instead of failing.
-        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-        let mode: String = loop {
-            match self
-                .conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            {
-                Ok(mode) => break mode,
-                Err(e)
-                    if matches!(
-                        e.sqlite_error_code(),
-                        Some(
-                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                        )
-                    ) && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(
-                mode,
-                "store is not in WAL mode; concurrent readers will wait"
-            );
-        }
+        wal_mode(&self.conn, "main")?;
         self.conn.execute_batch(
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = NORMAL;
@@ -177,17 +169,30 @@ impl Store {
         &self.conn
     }
 
-    /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so a
-    /// second process waits at the start instead of failing at its first write.
+    /// Starts a write transaction that takes the store's write lock at once, so a second
+    /// process waits at the start instead of failing at its first write. Not `BEGIN
+    /// IMMEDIATE`: that would lock the attached search file as well, which the sync's indexer
+    /// writes meanwhile. A write statement that changes nothing takes the store's lock alone.
     pub fn write(&mut self) -> Result<Transaction<'_>> {
-        Ok(self
+        let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        tx.prepare_cached("DELETE FROM main.meta WHERE 0")?
+            .execute([])?;
+        Ok(tx)
     }
 
     /// Commits a write transaction after indexing what it queued for search.
     pub fn commit(tx: Transaction<'_>) -> Result<()> {
         search::flush(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Commits a write transaction whose messages another connection indexes (the sync's
+    /// indexer thread, [`Store::index_step`]); until then search does not find them.
+    pub fn commit_unindexed(tx: Transaction<'_>) -> Result<()> {
+        search::forget(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -220,6 +225,38 @@ impl Store {
 }
 
 /// Turns "no row" into `None` for optional lookups.
+/// Switches the database `schema` ("main" or an attached one) to WAL mode. That needs an
+/// exclusive lock, for which SQLite does not call the busy handler: when a second process opens
+/// the same new store at that moment, wait for it here (bounded) instead of failing.
+fn wal_mode(conn: &Connection, schema: &str) -> Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    // journal_mode returns a row.
+    let mode: String = loop {
+        match conn.query_row(&format!("PRAGMA {schema}.journal_mode = WAL"), [], |r| {
+            r.get(0)
+        }) {
+            Ok(mode) => break mode,
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(
+            schema,
+            mode,
+            "store is not in WAL mode; concurrent readers will wait"
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn no_row_is_none<T>(e: rusqlite::Error) -> rusqlite::Result<Option<T>> {
     match e {
         rusqlite::Error::QueryReturnedNoRows => Ok(None),

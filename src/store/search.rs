@@ -1,5 +1,7 @@
 //! Full-text search (FTS5, bm25) over subject, sender and the cleaned text of messages.
 
+use std::path::{Path, PathBuf};
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
@@ -12,20 +14,244 @@ pub struct Hit {
 }
 
 /// What the index holds of a message `m`: its text as [`index_text`] splits it.
-const INDEX_INSERT: &str = "INSERT INTO messages_fts (rowid, subject, sender, body_text)
+const INDEX_INSERT: &str = "INSERT INTO search.messages_fts (rowid, subject, sender, body_text)
      SELECT m.id, hd_index_text(m.subject), hd_index_text(m.sender), hd_index_text(m.body_text)";
 
-/// Indexes the messages queued by the insert and update triggers (see migration 002). Call it
-/// last in a write transaction, just before commit: [`super::Store::commit`] does.
-pub fn flush(conn: &Connection) -> Result<usize> {
+/// The layout of the search file; a file of another layout is emptied and rebuilt.
+const SEARCH_VERSION: u32 = 1;
+
+/// The search index's file, beside the store: `helpdesk.sqlite3` → `helpdesk.search.sqlite3`.
+/// It holds only what can be rebuilt from the store's messages (migration 010): delete it and
+/// the next open indexes every message again.
+pub fn path_for(store: &Path) -> PathBuf {
+    let name = store.file_name().unwrap_or_default().to_string_lossy();
+    let file = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.search.{ext}"),
+        _ => format!("{name}.search"),
+    };
+    store.with_file_name(file)
+}
+
+/// Attaches the search file to a store connection as `search`, creating its tables when the
+/// file is new (or of another layout). Writes to the store never lock it (Store::write), and
+/// writes to it lock only it ([`lock`]), so a thread can index while another stores.
+pub(super) fn attach(conn: &Connection, path: &Path) -> Result<()> {
+    conn.execute(
+        "ATTACH DATABASE ?1 AS search",
+        [path.to_string_lossy().as_ref()],
+    )?;
+    super::wal_mode(conn, "search")?;
+    conn.execute_batch("PRAGMA search.synchronous = NORMAL")?;
+    // Which store this index belongs to: a search file left from another store, or from a
+    // later state of this one (a backup of the store put back), is rebuilt.
+    conn.execute(
+        "INSERT OR IGNORE INTO main.meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))))",
+        [],
+    )?;
+    if belongs(conn)? {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN")?;
+    let created = (|| -> Result<()> {
+        // The write lock on the search file, taken before looking again (another process
+        // may have created the tables meanwhile).
+        conn.execute_batch("PRAGMA search.application_id = 0")?;
+        if belongs(conn)? {
+            return Ok(());
+        }
+        let tables: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM search.sqlite_schema WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'messages_fts_%'",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for t in tables {
+            conn.execute_batch(&format!("DROP TABLE search.\"{}\"", t.replace('"', "\"\"")))?;
+        }
+        conn.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE search.messages_fts USING fts5(
+                 subject, sender, body_text,
+                 content = '', contentless_delete = 1,
+                 tokenize = 'unicode61 remove_diacritics 2',
+                 prefix = '3'
+             );
+             -- Terms wait in memory until 8 MiB of them (default 1 MiB) before FTS5 writes a
+             -- segment: a batch of 1,000 messages makes one segment instead of several that
+             -- must be merged again (indexing a 10,000-message import: 2.30 → 1.29 G
+             -- instructions).
+             INSERT INTO search.messages_fts (messages_fts, rank) VALUES ('hashsize', 8388608);
+             -- Segments are merged 16 at a time (default 4): a sync indexes in chunks of
+             -- 1,000 messages (imap::Pace), one segment each, and with 4 merging them again
+             -- was a third of indexing a 10,000-message sync.
+             INSERT INTO search.messages_fts (messages_fts, rank) VALUES ('automerge', 16);
+             -- applied: the last search_queue entry (of the store) applied here; NULL until a
+             -- rebuild starts. rebuilt_to: while rebuilding, every message up to this id is in;
+             -- NULL once the rebuild is done.
+             CREATE TABLE search.search_state (
+                 id         INTEGER PRIMARY KEY CHECK (id = 1),
+                 store_id   TEXT NOT NULL,
+                 applied    INTEGER,
+                 rebuilt_to INTEGER
+             );
+             INSERT INTO search.search_state (id, store_id, applied, rebuilt_to)
+                 SELECT 1, value, NULL, 0 FROM main.meta WHERE key = 'store_id';
+             PRAGMA search.user_version = {SEARCH_VERSION};"
+        ))?;
+        Ok(())
+    })();
+    match created {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    tracing::info!(path = %path.display(), "search index created; every message is indexed again");
+    Ok(())
+}
+
+/// Whether the attached search file is an index of this store, in this layout, and not ahead
+/// of it (it cannot have applied a queue entry the store has not written).
+fn belongs(conn: &Connection) -> Result<bool> {
+    let version: u32 = conn.query_row("PRAGMA search.user_version", [], |r| r.get(0))?;
+    if version != SEARCH_VERSION {
+        return Ok(false);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT s.store_id = (SELECT value FROM main.meta WHERE key = 'store_id')
+             AND coalesce(s.applied, 0) <= (SELECT coalesce(max(seq), 0) FROM main.search_queue)
+         FROM search.search_state s",
+            [],
+            |r| r.get::<_, Option<bool>>(0),
+        )
+        .optional()?
+        .flatten()
+        .unwrap_or(false))
+}
+
+/// Takes the search file's write lock in a transaction that has not read it yet, without
+/// locking the store (a `BEGIN IMMEDIATE` would lock both).
+pub(super) fn lock(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("UPDATE search.search_state SET applied = applied WHERE 0")?
+        .execute([])?;
+    Ok(())
+}
+
+/// The last store queue entry the search file has applied.
+fn applied(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT applied FROM search.search_state")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Brings the index up to date with the store, at most `limit` messages of it; returns how
+/// many messages were indexed (0: up to date). Runs in a transaction holding the search file's
+/// write lock ([`lock`]); reads the store as of the transaction's start.
+///
+/// A new search file is first filled with every message (rebuilt_to), in steps of `limit`;
+/// then each queue entry makes the index match its message as it is now: out if it was in,
+/// in again if the message still exists. Applying an entry twice therefore does no harm.
+pub fn index_some(conn: &Connection, limit: i64) -> Result<usize> {
+    let (applied, rebuilt_to): (Option<i64>, Option<i64>) = conn
+        .prepare_cached("SELECT applied, rebuilt_to FROM search.search_state")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let applied = match applied {
+        Some(a) => a,
+        None => {
+            // The rebuild starts: what the queue holds now is covered by reading every
+            // message from here on.
+            let last: i64 = conn
+                .prepare_cached("SELECT coalesce(max(seq), 0) FROM search_queue")?
+                .query_row([], |r| r.get(0))?;
+            conn.prepare_cached("UPDATE search.search_state SET applied = ?1")?
+                .execute([last])?;
+            last
+        }
+    };
+    if let Some(from) = rebuilt_to {
+        let to: Option<i64> = conn
+            .prepare_cached(
+                "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)",
+            )?
+            .query_row(params![from, limit], |r| r.get(0))?;
+        let Some(to) = to else {
+            conn.prepare_cached("UPDATE search.search_state SET rebuilt_to = NULL")?
+                .execute([])?;
+            return index_some(conn, limit);
+        };
+        let n = conn
+            .prepare_cached(&format!(
+                "{INDEX_INSERT} FROM messages m WHERE m.id > ?1 AND m.id <= ?2
+                 AND NOT EXISTS (SELECT 1 FROM search.messages_fts_docsize d WHERE d.id = m.id)"
+            ))?
+            .execute(params![from, to])?;
+        conn.prepare_cached("UPDATE search.search_state SET rebuilt_to = ?1")?
+            .execute([to])?;
+        return Ok(n.max(1));
+    }
+    let to: Option<i64> = conn
+        .prepare_cached(
+            "SELECT max(seq) FROM (SELECT seq FROM search_queue WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
+        )?
+        .query_row(params![applied, limit], |r| r.get(0))?;
+    let Some(to) = to else {
+        return Ok(0);
+    };
+    conn.prepare_cached(
+        "DELETE FROM search.messages_fts WHERE rowid IN
+             (SELECT q.message_id FROM search_queue q
+              JOIN search.messages_fts_docsize d ON d.id = q.message_id
+              WHERE q.seq > ?1 AND q.seq <= ?2)",
+    )?
+    .execute(params![applied, to])?;
     let n = conn
         .prepare_cached(&format!(
-            "{INDEX_INSERT} FROM fts_pending p JOIN messages m ON m.id = p.message_id"
+            "{INDEX_INSERT} FROM messages m WHERE m.id IN
+                 (SELECT message_id FROM search_queue WHERE seq > ?1 AND seq <= ?2)"
         ))?
-        .execute([])?;
-    conn.prepare_cached("DELETE FROM fts_pending")?
-        .execute([])?;
+        .execute(params![applied, to])?;
+    conn.prepare_cached("UPDATE search.search_state SET applied = ?1")?
+        .execute([to])?;
+    Ok(n.max(1))
+}
+
+/// Deletes the store's queue entries the search file applied before this transaction: in a
+/// store write transaction. The newest entry stays, so that sequence numbers never go back.
+pub fn forget_applied(conn: &Connection, applied: Option<i64>) -> Result<()> {
+    if let Some(applied) = applied {
+        conn.prepare_cached(
+            "DELETE FROM search_queue WHERE seq <= ?1
+             AND seq < (SELECT max(seq) FROM search_queue)",
+        )?
+        .execute([applied])?;
+    }
+    Ok(())
+}
+
+/// Indexes what the store's write transaction queued, before it commits
+/// ([`super::Store::commit`]), and forgets the queue entries applied earlier.
+pub fn flush(conn: &Connection) -> Result<usize> {
+    lock(conn)?;
+    let before = applied(conn)?;
+    let mut n = 0;
+    loop {
+        let k = index_some(conn, 100_000)?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    forget_applied(conn, before)?;
     Ok(n)
+}
+
+/// For a store write transaction whose messages another connection indexes
+/// ([`super::Store::commit_unindexed`]): forgets the queue entries already applied.
+pub fn forget(conn: &Connection) -> Result<()> {
+    let before = applied(conn)?;
+    forget_applied(conn, before)
 }
 
 /// Text as the search index sees it: a space between letters and digits that touch
@@ -143,23 +369,6 @@ fn quoted(word: &str) -> String {
 /// letter is typed. "Word" is meant as the index splits text: the part after the last
 /// punctuation, letter-digit change or space.
 pub const PREFIX_FROM: usize = 3;
-
-/// Indexes at most `limit` queued messages, the oldest first; returns how many.
-pub fn flush_some(conn: &Connection, limit: i64) -> Result<usize> {
-    let n = conn
-        .prepare_cached(&format!(
-            "{INDEX_INSERT}
-             FROM (SELECT message_id FROM fts_pending ORDER BY message_id LIMIT ?1) p
-             JOIN messages m ON m.id = p.message_id"
-        ))?
-        .execute([limit])?;
-    conn.prepare_cached(
-        "DELETE FROM fts_pending WHERE message_id IN
-             (SELECT message_id FROM fts_pending ORDER BY message_id LIMIT ?1)",
-    )?
-    .execute([limit])?;
-    Ok(n)
-}
 
 /// Turns what a person types into an FTS5 query: every word is quoted (so `-`, `:` or `"` in
 /// it are text, not syntax) and the last one, from [`PREFIX_FROM`] letters on, matches as a

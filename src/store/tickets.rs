@@ -73,6 +73,16 @@ pub struct NewTicket<'a> {
     pub linked_ticket_id: Option<i64>,
     pub last_inbound_at: Option<i64>,
     pub now: i64,
+    /// The SLA clocks, when they start with the ticket (see [`crate::ticket::sla::start`]).
+    pub sla: Option<SlaTimes>,
+}
+
+/// When a ticket's SLA clocks started, and when its first response and resolution are due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaTimes {
+    pub start: i64,
+    pub first_response_due: i64,
+    pub resolution_due: i64,
 }
 
 const SELECT: &str = "SELECT t.id, t.number, t.status, t.priority, t.category, t.requester_addr,
@@ -143,8 +153,8 @@ pub fn insert(conn: &Connection, t: &NewTicket<'_>) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO tickets (number, subject, subject_norm, requester_addr, requester_name,
              status, review_reason, flagged, linked_ticket_id, last_inbound_at, created_at,
-             updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+             updated_at, sla_start_at, sla_due_at, resolution_due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         t.number,
@@ -157,7 +167,10 @@ pub fn insert(conn: &Connection, t: &NewTicket<'_>) -> Result<i64> {
         t.flagged,
         t.linked_ticket_id,
         t.last_inbound_at,
-        t.now
+        t.now,
+        t.sla.map(|s| s.start),
+        t.sla.map(|s| s.first_response_due),
+        t.sla.map(|s| s.resolution_due),
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -591,6 +604,7 @@ mod tests {
                     linked_ticket_id: None,
                     last_inbound_at: None,
                     now: 1_000 + (i * 7) % 90,
+                    sla: None,
                 },
             )
             .unwrap();
