@@ -168,8 +168,12 @@ fn main() {
     let (mut h_runs, mut m_runs, mut again_runs) = (Vec::new(), Vec::new(), Vec::new());
     let (mut h_rss, mut m_rss) = (0, 0);
     for round in 1..=ROUNDS {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
+        // A fresh store: its search index (a file of its own) goes too.
+        let index = helpdesk::store::search::path_for(&store);
+        for file in [&store, &index] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
         }
         println!("round {round}: helpdesk sync, fresh store");
         let (secs, rss) = measure(&mut helpdesk());

@@ -158,12 +158,26 @@ pub fn check_private(section: &str, path: &std::path::Path) -> Result<()> {
 
 pub fn run(ctx: &Context, args: &Args) -> Result<()> {
     let settings = imap_settings(ctx)?;
-    let mut store = ctx.open_store()?;
-    let ingest = ctx.ingest(&mut store)?;
     if args.watch {
+        let mut store = ctx.open_store()?;
+        let ingest = ctx.ingest(&mut store)?;
         return watch(ctx, &settings, &mut store, &ingest);
     }
-    let report = one_pass(&settings, &mut store, &ingest)?;
+    // Logging in (a TLS handshake and a round trip or two) while the store opens.
+    let started = std::time::Instant::now();
+    let connecting = std::thread::spawn({
+        let settings = settings.clone();
+        move || imap::connect(&settings)
+    });
+    let mut store = ctx.open_store()?;
+    let ingest = ctx.ingest(&mut store)?;
+    let connected = connecting.join().unwrap_or_else(|_| {
+        Err(imap::SyncError::Connection {
+            host: settings.host.clone(),
+            detail: "the connecting thread failed".into(),
+        })
+    });
+    let report = one_pass(&settings, &mut store, &ingest, Some((connected, started)))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         output::json(&mut out, &report)?;
@@ -230,10 +244,12 @@ fn after_sync(ctx: &Context, store: &mut crate::store::Store, print: bool) {
     }
 }
 
+/// A pass, on `connected` when the connection was made already.
 fn one_pass(
     settings: &ImapSettings,
     store: &mut crate::store::Store,
     ingest: &crate::mail::ingest::Ingest,
+    connected: Option<(Result<imap::Session, imap::SyncError>, std::time::Instant)>,
 ) -> Result<SyncReport> {
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new_spinner();
@@ -257,7 +273,18 @@ fn one_pass(
             Progress::Stored { done, .. } => b.set_position(done),
         }
     };
-    let result = imap::sync_once(store, ingest, settings, &super::now, &mut progress);
+    let result = match connected {
+        Some((session, started)) => imap::sync_connected(
+            store,
+            ingest,
+            settings,
+            session,
+            started,
+            &super::now,
+            &mut progress,
+        ),
+        None => imap::sync_once(store, ingest, settings, &super::now, &mut progress),
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -310,7 +337,7 @@ fn watch(
             std::thread::sleep(wait);
             continue;
         }
-        match one_pass(&settings, store, ingest) {
+        match one_pass(&settings, store, ingest, None) {
             Ok(r) => {
                 failures = 0;
                 if r.fetched > 0 {

@@ -567,11 +567,25 @@ pub fn sync_once(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
+    sync_connected(store, ingest, s, connect(s), started, now, progress)
+}
+
+/// [`sync_once`] on a connection made meanwhile (`helpdesk sync` logs in while it opens the
+/// store), `started` when the connecting started.
+pub fn sync_connected(
+    store: &mut Store,
+    ingest: &Ingest,
+    s: &ImapSettings,
+    connected: Result<Session, SyncError>,
+    started: Instant,
+    now: &dyn Fn() -> i64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport {
         mailbox: s.mailbox.clone(),
         ..SyncReport::default()
     };
-    let mut session = connect(s)?;
+    let mut session = connected?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "connected and logged in"
@@ -702,6 +716,7 @@ pub fn sync_once(
         let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(2 * groups);
         let (send, recv) = sync_channel::<Vec<Fetched>>(groups);
         let pace = Pace::default();
+        pace.update(|c| c.total = total);
         let path = store.path().to_owned();
         let result = std::thread::scope(|scope| {
             let session = &mut session;
@@ -748,6 +763,9 @@ pub fn sync_once(
             );
             pace.store_done();
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "stored");
+            // What the write-ahead log still holds goes into the store file now, while the
+            // indexer finishes, rather than when the store is closed.
+            store.checkpoint("main");
             let _ = fetcher.join();
             let _ = parser.join();
             if let Ok(Err(e)) = indexer.join() {
@@ -947,6 +965,8 @@ struct Pace {
 
 #[derive(Default)]
 struct PaceCounts {
+    /// How many messages the pass is to store.
+    total: u64,
     stored: u64,
     indexed: u64,
     store_done: bool,
@@ -987,12 +1007,18 @@ impl Pace {
     }
 
     /// For the indexer: waits for a chunk of work (or the end); returns how many messages the
-    /// store has stored, or None when it is done and all of them are indexed.
+    /// store has stored, or None when it is done and all of them are indexed. Within the last
+    /// chunk of the pass every committed batch is taken at once, so that little is left to
+    /// index once the store is done.
     fn next_chunk(&self) -> Option<u64> {
         let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let c = self
             .changed
-            .wait_while(c, |c| !c.store_done && c.stored - c.indexed < Self::CHUNK)
+            .wait_while(c, |c| {
+                let waiting = c.stored - c.indexed;
+                let last_chunk = c.stored + Self::CHUNK >= c.total;
+                !c.store_done && waiting < Self::CHUNK && !(last_chunk && waiting > 0)
+            })
             .unwrap_or_else(|e| e.into_inner());
         (!c.store_done || c.indexed < c.stored).then_some(c.stored)
     }
@@ -1003,9 +1029,16 @@ impl Pace {
 fn index_while_storing(path: &std::path::Path, pace: &Pace) -> Result<(), store::StoreError> {
     let store = Store::open_again(path)?;
     while let Some(stored) = pace.next_chunk() {
+        let t = Instant::now();
         while store.index_step(100_000)? > 0 {}
+        tracing::debug!(
+            stored,
+            ms = t.elapsed().as_millis() as u64,
+            "indexed up to the stored count"
+        );
         pace.update(|c| c.indexed = stored);
     }
+    store.checkpoint("search");
     Ok(())
 }
 
@@ -1024,7 +1057,15 @@ fn store_all(
     total: u64,
 ) -> Result<(), SyncError> {
     let source = format!("imap:{}", s.mailbox);
-    let mut items = recv.into_iter().flatten();
+    // Where the storing thread waits (for the debug log): for mail, and for the indexer.
+    let (mut for_mail, mut for_indexer) = (Duration::ZERO, Duration::ZERO);
+    let mut items = std::iter::from_fn(|| {
+        let t = Instant::now();
+        let group = recv.recv().ok();
+        for_mail += t.elapsed();
+        group
+    })
+    .flatten();
     let mut failure = None;
     let mut ended = false;
     while !ended {
@@ -1072,7 +1113,9 @@ fn store_all(
         }
         Store::commit_unindexed(tx)?;
         pace.stored(batch_stored);
+        let t = Instant::now();
         pace.wait_for_indexer();
+        for_indexer += t.elapsed();
         if stored {
             progress(Progress::Stored {
                 done: report.fetched,
@@ -1080,6 +1123,12 @@ fn store_all(
             });
         }
     }
+    drop(items);
+    tracing::debug!(
+        waited_for_mail_ms = for_mail.as_millis() as u64,
+        waited_for_indexer_ms = for_indexer.as_millis() as u64,
+        "storing thread done"
+    );
     match failure {
         Some(e) => {
             let tx = store.write()?;

@@ -182,6 +182,21 @@ impl Store {
         Ok(tx)
     }
 
+    /// Copies what the write-ahead log of `schema` ("main" or "search") holds into its file,
+    /// as far as readers allow, without waiting for anyone (a passive checkpoint). SQLite does
+    /// it when the log grows past 1,000 pages and when the last connection closes; after a
+    /// large write, doing it while other work goes on keeps it out of the close. A failure
+    /// only leaves the log for later.
+    pub fn checkpoint(&self, schema: &str) {
+        let sql = match schema {
+            "search" => "PRAGMA search.wal_checkpoint(PASSIVE)",
+            _ => "PRAGMA main.wal_checkpoint(PASSIVE)",
+        };
+        if let Err(e) = self.conn.query_row(sql, [], |_| Ok(())) {
+            tracing::debug!(schema, error = %e, "checkpoint left for later");
+        }
+    }
+
     /// Commits a write transaction after indexing what it queued for search.
     pub fn commit(tx: Transaction<'_>) -> Result<()> {
         search::flush(&tx)?;

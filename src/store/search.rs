@@ -44,10 +44,20 @@ pub(super) fn attach(conn: &Connection, path: &Path) -> Result<()> {
     conn.execute_batch("PRAGMA search.synchronous = NORMAL")?;
     // Which store this index belongs to: a search file left from another store, or from a
     // later state of this one (a backup of the store put back), is rebuilt.
-    conn.execute(
-        "INSERT OR IGNORE INTO main.meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))))",
+    // Written once; looked up first, so that a second connection (the sync's indexer) does
+    // not wait for the store's write lock here.
+    let has_id: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM main.meta WHERE key = 'store_id')",
         [],
+        |r| r.get(0),
     )?;
+    if !has_id {
+        conn.execute(
+            "INSERT OR IGNORE INTO main.meta (key, value)
+             VALUES ('store_id', lower(hex(randomblob(16))))",
+            [],
+        )?;
+    }
     if belongs(conn)? {
         return Ok(());
     }
