@@ -59,7 +59,7 @@ pub fn imap_settings(ctx: &Context) -> Result<ImapSettings> {
         after_ingest: c.after_ingest.clone(),
         connect_timeout: Duration::from_secs(c.connect_timeout_seconds.max(1)),
         io_timeout: Duration::from_secs(c.timeout_seconds.max(1)),
-        batch: 500,
+        batch: 1000,
     })
 }
 

@@ -270,6 +270,9 @@ fn tls_context(s: &ImapSettings) -> Result<openssl::ssl::SslContext, SyncError> 
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
         .map_err(|e| tls_err(e.to_string()))?;
     b.set_options(SslOptions::NO_COMPRESSION);
+    // Read what the socket holds at once rather than a record's header, then its body: a
+    // 10,000-message sync made some 17,000 recv calls without it.
+    b.set_read_ahead(true);
     match &s.tls.ca_file {
         Some(path) => {
             let ca_err = |detail: String| SyncError::CaFile {
@@ -712,9 +715,10 @@ pub fn sync_connected(
         // Three stages: fetching (network, TLS, IMAP parsing), parsing mail, storing. The
         // fetcher asks for the next batch while the last one is parsed and stored, so the
         // server works while we do.
-        let groups = s.batch.max(1).div_ceil(Groups::<Raw>::ITEMS);
-        let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(2 * groups);
-        let (send, recv) = sync_channel::<Vec<Fetched>>(groups);
+        // At most 8 + 4 groups wait between the stages: some 400 small messages, enough to
+        // smooth the stages' pace; or as many large ones (a group of its own each).
+        let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(8);
+        let (send, recv) = sync_channel::<Vec<Fetched>>(4);
         let pace = Pace::default();
         pace.update(|c| c.total = total);
         let path = store.path().to_owned();
@@ -975,7 +979,8 @@ struct PaceCounts {
 
 impl Pace {
     const CHUNK: u64 = 1_000;
-    const AHEAD: u64 = 1_500;
+    /// A chunk and a batch of 1,000 (`[imap]` batches in `helpdesk sync`).
+    const AHEAD: u64 = 2_000;
 
     fn update(&self, f: impl FnOnce(&mut PaceCounts)) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
