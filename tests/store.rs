@@ -134,7 +134,8 @@ fn ingested_messages_are_found_by_search_and_edits_reindex() {
     assert!(hits("elephant").is_empty());
     let pending: i64 = c
         .query_row(
-            "SELECT count(*) FROM search_queue WHERE seq > (SELECT applied FROM search.search_state)",
+            "SELECT count(*) FROM search_queue
+             WHERE seq > coalesce((SELECT applied FROM search.search_state), -1)",
             [],
             |r| r.get(0),
         )
@@ -289,6 +290,132 @@ fn the_search_index_is_a_file_of_its_own_rebuilt_when_lost_or_not_this_stores() 
     let store = Store::open(&path).unwrap();
     assert_eq!(found(store.conn(), "quokka"), ["TKT-2026-00001"]);
     assert!(found(store.conn(), "wombat").is_empty());
+}
+
+/// Ingests a one-line message with `id` and `word` in its body.
+fn ingest_word(h: &mut support::Harness, id: &str, word: &str) {
+    h.ingest(
+        &mail()
+            .from("a@x.example")
+            .subject(&format!("About {id}"))
+            .id(id)
+            .body(&format!("a {word}\n"))
+            .build(),
+    );
+}
+
+#[test]
+fn a_search_file_behind_what_the_store_forgot_is_rebuilt() {
+    let mut h = support::Harness::new();
+    ingest_word(&mut h, "b1@x", "quokka");
+    let path = h.store_path();
+    let index = search::path_for(&path);
+    let old = h.dir.path().join("old-index");
+    drop(h.store);
+    std::fs::copy(&index, &old).unwrap();
+    h.store = Store::open(&path).unwrap();
+    // Each write forgets the queue entries applied before it.
+    ingest_word(&mut h, "b2@x", "wombat");
+    ingest_word(&mut h, "b3@x", "numbat");
+    drop(h.store);
+    // The index goes back (a power cut lost its last commits, or an older copy is put back):
+    // the entry for b2 is gone from the store's queue, so only a rebuild finds it.
+    std::fs::copy(&old, &index).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    let store = Store::open(&path).unwrap();
+    for word in ["quokka", "wombat", "numbat"] {
+        assert_eq!(found(store.conn(), word).len(), 1, "{word}");
+    }
+}
+
+#[test]
+fn another_database_where_the_search_file_goes_is_refused_not_emptied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let index = search::path_for(&path);
+    {
+        let other = rusqlite::Connection::open(&index).unwrap();
+        other
+            .execute_batch("CREATE TABLE precious (x); INSERT INTO precious VALUES (1);")
+            .unwrap();
+    }
+    let e = Store::open(&path).err().unwrap().to_string();
+    assert!(e.contains("holds another database"), "{e}");
+    let other = rusqlite::Connection::open(&index).unwrap();
+    let n: i64 = other
+        .query_row("SELECT count(*) FROM precious", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn the_indexer_thread_keeps_pace_with_the_store() {
+    let mut h = support::Harness::new();
+    let applied = |c: &rusqlite::Connection| -> i64 {
+        c.query_row(
+            "SELECT coalesce(applied, 0) FROM search.search_state",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let before = applied(h.store.conn());
+    let seen = helpdesk::store::indexer::with_indexer(&mut h.store, 3000, |store, pace| {
+        for batch in 0..3 {
+            let tx = store.write().unwrap();
+            tx.execute(
+                "INSERT INTO tickets (number, subject, subject_norm, requester_addr, status,
+                     created_at, updated_at)
+                 VALUES (?1, 'Pace', 'pace', 'a@x.example', 'open', 1, 1)",
+                [format!("TKT-2026-9{batch:04}")],
+            )
+            .unwrap();
+            let ticket = tx.last_insert_rowid();
+            for i in 0..1000 {
+                tx.execute(
+                    "INSERT INTO messages (ticket_id, message_id, direction, class, subject,
+                         sender, body_text, stored_at, raw, raw_size, raw_sha256, source)
+                     VALUES (?1, ?2, 'inbound', 'human', 'Pace', 'a@x.example', 'a bilby',
+                         1, x'00', 1, 'h', 'test')",
+                    rusqlite::params![ticket, format!("p{batch}.{i}@x")],
+                )
+                .unwrap();
+                tx.execute(
+                    "INSERT INTO search_queue (message_id) VALUES (last_insert_rowid())",
+                    [],
+                )
+                .unwrap();
+            }
+            Store::commit_unindexed(tx).unwrap();
+            pace.stored(1000);
+            pace.wait_for_indexer();
+        }
+        applied(store.conn())
+    });
+    // The store may run at most Pace::AHEAD (2,000) messages ahead: by the time it stored
+    // the third thousand, the indexer had indexed at least the first, on its own thread.
+    assert!(
+        seen - before >= 1000,
+        "indexed while storing: {}",
+        seen - before
+    );
+    assert_eq!(
+        applied(h.store.conn()) - before,
+        3000,
+        "and the rest once done"
+    );
+    let matches: i64 = h
+        .store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'bilby'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(matches, 3000);
 }
 
 #[test]

@@ -169,8 +169,19 @@ pub fn run(ctx: &Context, args: &Args) -> Result<()> {
         let settings = settings.clone();
         move || imap::connect(&settings)
     });
-    let mut store = ctx.open_store()?;
-    let ingest = ctx.ingest(&mut store)?;
+    let opened = ctx
+        .open_store()
+        .and_then(|mut store| Ok((ctx.ingest(&mut store)?, store)));
+    let (ingest, mut store) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            // Log out of what was opened meanwhile, then report the store's problem.
+            if let Ok(Ok(mut session)) = connecting.join() {
+                let _ = session.logout();
+            }
+            return Err(e);
+        }
+    };
     let connected = connecting.join().unwrap_or_else(|_| {
         Err(imap::SyncError::Connection {
             host: settings.host.clone(),

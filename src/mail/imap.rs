@@ -719,9 +719,6 @@ pub fn sync_connected(
         // smooth the stages' pace; or as many large ones (a group of its own each).
         let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(8);
         let (send, recv) = sync_channel::<Vec<Fetched>>(4);
-        let pace = Pace::default();
-        pace.update(|c| c.total = total);
-        let path = store.path().to_owned();
         let result = std::thread::scope(|scope| {
             let session = &mut session;
             let uids = &uids;
@@ -745,37 +742,25 @@ pub fn sync_connected(
                     }
                 }
             });
-            // A fourth: indexing for search, in the search file (store::search::path_for),
-            // while the next batches are stored.
-            let (pace, path) = (&pace, &path);
-            let indexer = scope.spawn(move || {
-                let r = index_while_storing(path, pace);
-                pace.indexer_stopped();
-                r
+            // A fourth indexes for search while the next batches are stored.
+            let stored = store::indexer::with_indexer(store, total, |store, pace| {
+                let stored = store_all(
+                    store,
+                    ingest,
+                    s,
+                    &mut state,
+                    recv,
+                    pace,
+                    now,
+                    &mut report,
+                    progress,
+                    total,
+                );
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "stored");
+                stored
             });
-            let stored = store_all(
-                store,
-                ingest,
-                s,
-                &mut state,
-                recv,
-                pace,
-                now,
-                &mut report,
-                progress,
-                total,
-            );
-            pace.store_done();
-            tracing::debug!(ms = started.elapsed().as_millis() as u64, "stored");
-            // What the write-ahead log still holds goes into the store file now, while the
-            // indexer finishes, rather than when the store is closed.
-            store.checkpoint("main");
             let _ = fetcher.join();
             let _ = parser.join();
-            if let Ok(Err(e)) = indexer.join() {
-                // The messages are stored; the next open of the store indexes them.
-                tracing::warn!(error = %e, "indexing the new messages for search failed");
-            }
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "indexed");
             stored
         });
@@ -797,7 +782,12 @@ pub fn sync_connected(
     if let Some(e) = &after_ingest_error {
         store::sync::set_error(&tx, &s.mailbox, &e.to_string())?;
     }
-    Store::commit(tx)?;
+    Store::commit_unindexed(tx)?;
+    // Normally nothing is left: the indexer followed the store. After it failed, what it did
+    // not index is indexed here, in steps that lock only the search file.
+    if let Err(e) = store.index_leftovers() {
+        tracing::warn!(error = %e, "the search index is behind: it catches up later");
+    }
     if let Some(e) = after_ingest_error {
         // The messages are stored; only the server-side action is left for the next pass.
         // After a broken connection the session may still owe a reply: no LOGOUT then.
@@ -954,99 +944,6 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &mut G
     }
 }
 
-/// How far the indexing thread is behind the storing thread, which both update.
-///
-/// The indexer starts once [`Pace::CHUNK`] messages wait: each pass writes one segment of
-/// the FTS5 index, and smaller ones would soon have to be merged again (merging was a third
-/// of indexing a 10,000-message sync in batches of 500). The store waits when it is
-/// [`Pace::AHEAD`] messages ahead: otherwise on two cores it ran away from the indexer, which
-/// then indexed the last quarter of the mail alone after everything else was done.
-#[derive(Default)]
-struct Pace {
-    counts: std::sync::Mutex<PaceCounts>,
-    changed: std::sync::Condvar,
-}
-
-#[derive(Default)]
-struct PaceCounts {
-    /// How many messages the pass is to store.
-    total: u64,
-    stored: u64,
-    indexed: u64,
-    store_done: bool,
-    indexer_stopped: bool,
-}
-
-impl Pace {
-    const CHUNK: u64 = 1_000;
-    /// A chunk and a batch of 1,000 (`[imap]` batches in `helpdesk sync`).
-    const AHEAD: u64 = 2_000;
-
-    fn update(&self, f: impl FnOnce(&mut PaceCounts)) {
-        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut c);
-        self.changed.notify_all();
-    }
-
-    fn stored(&self, n: u64) {
-        self.update(|c| c.stored += n);
-    }
-
-    fn store_done(&self) {
-        self.update(|c| c.store_done = true);
-    }
-
-    fn indexer_stopped(&self) {
-        self.update(|c| c.indexer_stopped = true);
-    }
-
-    /// For the store: waits while the indexer is too far behind (bounded: it gives up after
-    /// the store's busy timeout, say when the search file is locked by another process).
-    fn wait_for_indexer(&self) {
-        let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = self
-            .changed
-            .wait_timeout_while(c, Duration::from_secs(10), |c| {
-                !c.indexer_stopped && c.stored - c.indexed > Self::AHEAD
-            });
-    }
-
-    /// For the indexer: waits for a chunk of work (or the end); returns how many messages the
-    /// store has stored, or None when it is done and all of them are indexed. Within the last
-    /// chunk of the pass every committed batch is taken at once, so that little is left to
-    /// index once the store is done.
-    fn next_chunk(&self) -> Option<u64> {
-        let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let c = self
-            .changed
-            .wait_while(c, |c| {
-                let waiting = c.stored - c.indexed;
-                let last_chunk = c.stored + Self::CHUNK >= c.total;
-                !c.store_done && waiting < Self::CHUNK && !(last_chunk && waiting > 0)
-            })
-            .unwrap_or_else(|e| e.into_inner());
-        (!c.store_done || c.indexed < c.stored).then_some(c.stored)
-    }
-}
-
-/// The indexing thread: indexes what the store commits, a chunk at a time ([`Pace`]), on a
-/// connection of its own that locks only the search file; once the store is done, the rest.
-fn index_while_storing(path: &std::path::Path, pace: &Pace) -> Result<(), store::StoreError> {
-    let store = Store::open_again(path)?;
-    while let Some(stored) = pace.next_chunk() {
-        let t = Instant::now();
-        while store.index_step(100_000)? > 0 {}
-        tracing::debug!(
-            stored,
-            ms = t.elapsed().as_millis() as u64,
-            "indexed up to the stored count"
-        );
-        pace.update(|c| c.indexed = stored);
-    }
-    store.checkpoint("search");
-    Ok(())
-}
-
 /// The storing thread: a transaction per fetched batch, committed with the new highest UID.
 #[allow(clippy::too_many_arguments)]
 fn store_all(
@@ -1055,7 +952,7 @@ fn store_all(
     s: &ImapSettings,
     state: &mut SyncState,
     recv: Receiver<Vec<Fetched>>,
-    pace: &Pace,
+    pace: &store::indexer::Pace,
     now: &dyn Fn() -> i64,
     report: &mut SyncReport,
     progress: &mut dyn FnMut(Progress),

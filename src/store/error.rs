@@ -25,6 +25,11 @@ pub enum StoreError {
     },
     #[error("{0}")]
     NotFound(String),
+    #[error(
+        "{path} is where the search index of this store goes, but it holds another database; \
+         move it away (helpdesk creates the index there)"
+    )]
+    ForeignSearchFile { path: PathBuf },
     #[error("bad value {value:?} in column {column}")]
     BadState { column: &'static str, value: String },
     #[error("store: {0}")]

@@ -8,6 +8,7 @@
 mod error;
 pub mod escalations;
 pub mod events;
+pub mod indexer;
 pub mod messages;
 mod migrate;
 pub mod outbox;
@@ -84,7 +85,13 @@ impl Store {
             path: search.clone(),
             source,
         })?;
-        search::attach(&self.conn, &search)
+        search::attach(&self.conn, &search).map_err(|e| match e {
+            StoreError::Sqlite(source) => StoreError::Open {
+                path: search,
+                source,
+            },
+            e => e,
+        })
     }
 
     /// Brings the search index up to date with the store: what a writer stored without
@@ -92,7 +99,7 @@ impl Store {
     /// file is new. In steps of their own transaction, so another process waits at most one
     /// step for the search file; one that holds it longer than the busy timeout leaves the
     /// rest for later.
-    fn index_leftovers(&mut self) -> Result<()> {
+    pub fn index_leftovers(&mut self) -> Result<()> {
         const STEP: i64 = 5_000;
         loop {
             match self.index_step(STEP) {
@@ -198,8 +205,14 @@ impl Store {
     }
 
     /// Commits a write transaction after indexing what it queued for search.
+    ///
+    /// The search file failing (locked past the busy timeout, damaged, out of space) does not
+    /// fail the write: the store commits, the queue keeps what is left to index, and the next
+    /// commit or open of the store indexes it.
     pub fn commit(tx: Transaction<'_>) -> Result<()> {
-        search::flush(&tx)?;
+        if let Err(e) = search::flush(&tx) {
+            tracing::warn!(error = %e, "the search index is behind: it catches up later");
+        }
         tx.commit()?;
         Ok(())
     }

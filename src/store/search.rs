@@ -20,6 +20,9 @@ const INDEX_INSERT: &str = "INSERT INTO search.messages_fts (rowid, subject, sen
 /// The layout of the search file; a file of another layout is emptied and rebuilt.
 const SEARCH_VERSION: u32 = 1;
 
+/// What marks a SQLite file as a helpdesk search index (its header's application id), "HDSX".
+const APPLICATION_ID: i64 = 0x4844_5358;
+
 /// The search index's file, beside the store: `helpdesk.sqlite3` → `helpdesk.search.sqlite3`.
 /// It holds only what can be rebuilt from the store's messages (migration 010): delete it and
 /// the next open indexes every message again.
@@ -63,13 +66,25 @@ pub(super) fn attach(conn: &Connection, path: &Path) -> Result<()> {
     if belongs(conn)? {
         return Ok(());
     }
-    conn.execute_batch("BEGIN")?;
+    // Both files' write locks (rare: a new or replaced index), taken before looking again:
+    // another process may have created the tables meanwhile.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
     let created = (|| -> Result<()> {
-        // The write lock on the search file, taken before looking again (another process
-        // may have created the tables meanwhile).
-        conn.execute_batch("PRAGMA search.application_id = 0")?;
         if belongs(conn)? {
             return Ok(());
+        }
+        // Emptied only when it is one of ours (or holds nothing): the path is derived from the
+        // store's name and might name some other database.
+        let app: i64 = conn.query_row("PRAGMA search.application_id", [], |r| r.get(0))?;
+        let has_tables: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM search.sqlite_schema)",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_tables && app != APPLICATION_ID {
+            return Err(super::StoreError::ForeignSearchFile {
+                path: path.to_owned(),
+            });
         }
         let tables: Vec<String> = conn
             .prepare(
@@ -108,6 +123,7 @@ pub(super) fn attach(conn: &Connection, path: &Path) -> Result<()> {
              );
              INSERT INTO search.search_state (id, store_id, applied, rebuilt_to)
                  SELECT 1, value, NULL, 0 FROM main.meta WHERE key = 'store_id';
+             PRAGMA search.application_id = {APPLICATION_ID};
              PRAGMA search.user_version = {SEARCH_VERSION};"
         ))?;
         Ok(())
@@ -123,8 +139,10 @@ pub(super) fn attach(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether the attached search file is an index of this store, in this layout, and not ahead
-/// of it (it cannot have applied a queue entry the store has not written).
+/// Whether the attached search file is an index of this store, in this layout, and in step
+/// with its queue: not ahead (it cannot have applied an entry the store has not written), and
+/// not behind what the store already forgot (entries up to `applied` are deleted, so a search
+/// file that went back, say after a power cut or from an older backup, would miss them).
 fn belongs(conn: &Connection) -> Result<bool> {
     let version: u32 = conn.query_row("PRAGMA search.user_version", [], |r| r.get(0))?;
     if version != SEARCH_VERSION {
@@ -133,8 +151,10 @@ fn belongs(conn: &Connection) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT s.store_id = (SELECT value FROM main.meta WHERE key = 'store_id')
-             AND coalesce(s.applied, 0) <= (SELECT coalesce(max(seq), 0) FROM main.search_queue)
-         FROM search.search_state s",
+                 AND (s.applied IS NULL OR (
+                     s.applied <= (SELECT coalesce(max(seq), 0) FROM main.search_queue)
+                     AND s.applied >= (SELECT coalesce(min(seq), 1) - 1 FROM main.search_queue)))
+             FROM search.search_state s",
             [],
             |r| r.get::<_, Option<bool>>(0),
         )
