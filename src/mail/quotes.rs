@@ -55,15 +55,12 @@ static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
 /// Splits plain text (already cleaned of control characters).
 pub fn split(text: &str) -> Split {
     let lines: Vec<&str> = text.lines().collect();
-    let (body_end, quoted) = match find_cut(&lines) {
-        Some(cut) => (cut, lines[cut..].join("\n")),
-        None => (lines.len(), String::new()),
-    };
+    let body_end = find_cut(&lines).unwrap_or(lines.len());
     let (new_lines, signature) = split_signature(&lines[..body_end]);
     Split {
-        new_text: trim_blank_lines(&new_lines.join("\n")),
-        quoted: trim_blank_lines(&quoted),
-        signature: trim_blank_lines(&signature),
+        new_text: trim_blank_lines(new_lines),
+        quoted: trim_blank_lines(&lines[body_end..]),
+        signature: trim_blank_lines(signature),
     }
 }
 
@@ -188,29 +185,37 @@ fn quote_block_is_whole(rest: &[&str]) -> bool {
 }
 
 /// Splits the signature off at the last RFC 3676 `-- ` line or a mobile footer.
-fn split_signature<'a>(lines: &[&'a str]) -> (Vec<&'a str>, String) {
+fn split_signature<'l, 'a>(lines: &'l [&'a str]) -> (&'l [&'a str], &'l [&'a str]) {
     let cut = lines
         .iter()
         .rposition(|l| l.trim_end() == "--")
         .or_else(|| lines.iter().rposition(|l| is_footer(l)));
     match cut {
-        Some(i) if has_text(&lines[..i]) => (lines[..i].to_vec(), lines[i..].join("\n")),
-        _ => (lines.to_vec(), String::new()),
+        Some(i) if has_text(&lines[..i]) => lines.split_at(i),
+        _ => (lines, &[]),
     }
 }
 
-fn trim_blank_lines(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    let start = lines.iter().position(|l| !l.trim().is_empty());
-    let end = lines.iter().rposition(|l| !l.trim().is_empty());
-    match (start, end) {
-        (Some(a), Some(b)) => lines[a..=b]
-            .iter()
-            .map(|l| l.trim_end())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
+/// The lines joined by newlines, each without trailing white space, without the blank lines
+/// at the start and the end.
+fn trim_blank_lines(lines: &[&str]) -> String {
+    let mut out = String::new();
+    let (mut blanks, mut any) = (0, false);
+    for l in lines {
+        let t = l.trim_end();
+        if t.is_empty() {
+            blanks += usize::from(any);
+            continue;
+        }
+        if any {
+            for _ in 0..=blanks {
+                out.push('\n');
+            }
+        }
+        (blanks, any) = (0, true);
+        out.push_str(t);
     }
+    out
 }
 
 /// Where quoted history starts in an HTML body (Gmail, Outlook, Yahoo, Thunderbird, Apple).
@@ -235,6 +240,69 @@ pub fn html_quote_start(html: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`split`] as it was written first (joining lines, then splitting them again), against
+    /// which the faster one is checked.
+    fn split_by_joining(text: &str) -> Split {
+        fn trim(s: &str) -> String {
+            let lines: Vec<&str> = s.lines().collect();
+            let start = lines.iter().position(|l| !l.trim().is_empty());
+            let end = lines.iter().rposition(|l| !l.trim().is_empty());
+            match (start, end) {
+                (Some(a), Some(b)) => lines[a..=b]
+                    .iter()
+                    .map(|l| l.trim_end())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => String::new(),
+            }
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let (body_end, quoted) = match find_cut(&lines) {
+            Some(cut) => (cut, lines[cut..].join("\n")),
+            None => (lines.len(), String::new()),
+        };
+        let (new_lines, signature) = split_signature(&lines[..body_end]);
+        Split {
+            new_text: trim(&new_lines.join("\n")),
+            quoted: trim(&quoted),
+            signature: trim(&signature.join("\n")),
+        }
+    }
+
+    #[test]
+    fn split_matches_its_first_form_on_mixed_lines() {
+        let pool = [
+            "Hello,",
+            "",
+            "   ",
+            "Thanks\t ",
+            "-- ",
+            "--",
+            "Sent from my iPhone",
+            "> quoted",
+            "  > quoted too",
+            "On Tue, 10 Nov 2026 at 09:12, Anna <a@x> wrote:",
+            "-----Original Message-----",
+            "From: Anna <a@x>",
+            "Sent: Tuesday",
+            "Subject: hi",
+            "My boss wrote:",
+            "text \r",
+        ];
+        let mut seed = 11u64;
+        for _ in 0..3000 {
+            let mut lines = Vec::new();
+            for _ in 0..(seed % 9 + 1) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                lines.push(pool[(seed >> 33) as usize % pool.len()]);
+            }
+            let text = lines.join("\n");
+            assert_eq!(split(&text), split_by_joining(&text), "{text:?}");
+        }
+    }
 
     #[test]
     fn gmail_style_reply_splits_quote_and_signature() {

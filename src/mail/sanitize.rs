@@ -13,6 +13,11 @@ pub fn clean_text(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     let (mut from, mut i) = (0, 0);
     while i < b.len() {
+        // Most bytes are kept as they are: one table lookup each.
+        if !SPECIAL[b[i] as usize] {
+            i += 1;
+            continue;
+        }
         let drop = match b[i] {
             b'\n' | b'\t' => 0,
             b'\r' => {
@@ -39,6 +44,18 @@ pub fn clean_text(input: &str) -> String {
     out.push_str(&input[from..]);
     out
 }
+
+/// Bytes [`clean_text`] must look at: C0 controls but newline and tab, DEL, and C2 (the lead
+/// byte of C1 controls, and of other characters).
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b < 0x20 && b != b'\n' as usize && b != b'\t' as usize) || b == 0x7f || b == 0xc2;
+        b += 1;
+    }
+    t
+};
 
 /// One-line text (subjects, names, file names): like [`clean_text`], and any line break or tab
 /// becomes a single space.
