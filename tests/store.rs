@@ -454,12 +454,18 @@ fn a_store_write_does_not_stop_another_connection_from_indexing() {
         Store::commit_unindexed(tx).unwrap();
     }
     assert!(found(h.store.conn(), "numbat").is_empty());
+    assert_eq!(
+        search::status(h.store.conn()).unwrap(),
+        (0, 1),
+        "one waiting"
+    );
     // The store's write lock is held while the other connection indexes: the two files
     // are locked apart.
     let tx = h.store.write().unwrap();
     assert_eq!(indexer.index_step(1000).unwrap(), 1);
     assert_eq!(indexer.index_step(1000).unwrap(), 0, "nothing left");
     Store::commit(tx).unwrap();
+    assert_eq!(search::status(h.store.conn()).unwrap(), (1, 0));
     assert_eq!(found(h.store.conn(), "numbat").len(), 1);
 }
 

@@ -98,6 +98,27 @@ fn store(ctx: &Context, r: &mut Report) {
                     ctx.paths.store.display()
                 ),
             );
+            let index = crate::store::search::path_for(&ctx.paths.store);
+            match crate::store::search::status(s.conn()) {
+                Ok((indexed, 0)) => {
+                    r.ok("search", format!("{}: {indexed} messages", index.display()))
+                }
+                Ok((indexed, waiting)) => r.warn(
+                    "search",
+                    format!(
+                        "{}: {indexed} messages, {waiting} waiting to be indexed (the next \
+                         helpdesk command that writes to the store indexes them)",
+                        index.display()
+                    ),
+                ),
+                Err(e) => r.fail(
+                    "search",
+                    format!(
+                        "{}: {e}; delete it and the next helpdesk command rebuilds it",
+                        index.display()
+                    ),
+                ),
+            }
         }
         Err(e) => r.fail("store", format!("{e:#}")),
     }

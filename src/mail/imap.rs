@@ -550,6 +550,55 @@ impl<T> Drop for Groups<T> {
     }
 }
 
+/// Bytes of fetched mail on their way from the fetcher to the store. The fetcher waits while
+/// [`InFlight::MAX`] are (a larger message goes alone), so that memory stays bounded when the
+/// mailbox holds many large messages; the store gives them back as it stores each one.
+#[derive(Default)]
+struct InFlight {
+    state: std::sync::Mutex<(usize, bool)>,
+    freed: std::sync::Condvar,
+}
+
+impl InFlight {
+    const MAX: usize = 32 << 20;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(&self, n: usize) {
+        let s = self.lock();
+        let mut s = self
+            .freed
+            .wait_while(s, |(bytes, closed)| {
+                !*closed && *bytes > 0 && *bytes + n > Self::MAX
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        s.0 += n;
+    }
+
+    fn give(&self, n: usize) {
+        let mut s = self.lock();
+        s.0 = s.0.saturating_sub(n);
+        self.freed.notify_all();
+    }
+
+    /// The store stopped: the fetcher waits no longer (what it sends goes nowhere).
+    fn close(&self) {
+        self.lock().1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Closes an [`InFlight`] when dropped.
+struct CloseOnDrop<'a>(&'a InFlight);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 enum Fetched {
     Message {
         uid: u32,
@@ -719,11 +768,13 @@ pub fn sync_connected(
         // smooth the stages' pace; or as many large ones (a group of its own each).
         let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(8);
         let (send, recv) = sync_channel::<Vec<Fetched>>(4);
+        let in_flight = InFlight::default();
         let result = std::thread::scope(|scope| {
             let session = &mut session;
             let uids = &uids;
-            let fetcher =
-                scope.spawn(move || fetch_all(session, s, uids, &mut Groups::new(raw_send)));
+            let in_flight = &in_flight;
+            let fetcher = scope
+                .spawn(move || fetch_all(session, s, uids, &mut Groups::new(raw_send), in_flight));
             let parser = scope.spawn(move || {
                 for group in raw_recv {
                     let out = group
@@ -744,13 +795,15 @@ pub fn sync_connected(
             });
             // A fourth indexes for search while the next batches are stored.
             let stored = store::indexer::with_indexer(store, total, |store, pace| {
+                // Whatever stops the store, a panic included, the fetcher must not wait for it.
+                let _close = CloseOnDrop(in_flight);
                 let stored = store_all(
                     store,
                     ingest,
                     s,
                     &mut state,
                     recv,
-                    pace,
+                    (pace, in_flight),
                     now,
                     &mut report,
                     progress,
@@ -823,7 +876,13 @@ fn command_err(s: &ImapSettings, command: &str, e: imap::Error) -> SyncError {
 /// The fetching thread: one `UID FETCH` per batch of a UID range. Each message is handed on as
 /// soon as it has arrived, in UID order (a message the server sends ahead of a lower UID waits
 /// for it, so the highest UID stored never passes one not stored yet).
-fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &mut Groups<Raw>) {
+fn fetch_all(
+    session: &mut Session,
+    s: &ImapSettings,
+    uids: &[u32],
+    send: &mut Groups<Raw>,
+    in_flight: &InFlight,
+) {
     for chunk in uids.chunks(s.batch.max(1)) {
         let set = uid_set(chunk);
         let mut waiting: std::collections::BTreeMap<u32, Vec<u8>> = Default::default();
@@ -839,6 +898,7 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &mut G
                 let uid = chunk[next];
                 next += 1;
                 let len = raw.len();
+                in_flight.take(len);
                 if !send.push(Raw::Message { uid, raw }, len) {
                     open = false;
                     return false;
@@ -918,6 +978,7 @@ fn fetch_all(session: &mut Session, s: &ImapSettings, uids: &[u32], send: &mut G
                 break;
             }
             let len = raw.len();
+            in_flight.take(len);
             if !send.push(Raw::Message { uid, raw }, len) {
                 return;
             }
@@ -952,7 +1013,7 @@ fn store_all(
     s: &ImapSettings,
     state: &mut SyncState,
     recv: Receiver<Vec<Fetched>>,
-    pace: &store::indexer::Pace,
+    (pace, in_flight): (&store::indexer::Pace, &InFlight),
     now: &dyn Fn() -> i64,
     report: &mut SyncReport,
     progress: &mut dyn FnMut(Progress),
@@ -1002,6 +1063,7 @@ fn store_all(
                     report
                         .summary
                         .add(&r.outcome, r.class, r.parse_error.is_some());
+                    in_flight.give(raw.len());
                     report.fetched += 1;
                     batch_stored += 1;
                     state.last_uid = state.last_uid.max(uid);
@@ -1110,8 +1172,32 @@ pub fn idle_wait(session: &mut Session, timeout: Duration) -> Result<bool, Strin
 
 #[cfg(test)]
 mod tests {
-    use super::{XOAuth2, uid_set};
+    use super::{InFlight, XOAuth2, uid_set};
     use imap::Authenticator;
+
+    #[test]
+    fn in_flight_bytes_are_bounded_and_a_large_message_goes_alone() {
+        let f = InFlight::default();
+        f.take(InFlight::MAX - 10);
+        let waited = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let taker = s.spawn(|| {
+                // Does not fit beside what is in flight: waits until it is given back.
+                f.take(20);
+                assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
+            });
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            waited.store(true, std::sync::atomic::Ordering::SeqCst);
+            f.give(InFlight::MAX - 10);
+            taker.join().unwrap();
+        });
+        f.give(20);
+        // Larger than the bound, with nothing else in flight: goes.
+        f.take(InFlight::MAX * 2);
+        // Closed: nothing waits any more.
+        f.close();
+        f.take(10);
+    }
 
     #[test]
     fn uid_sets_are_compressed() {

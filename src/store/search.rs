@@ -163,6 +163,21 @@ fn belongs(conn: &Connection) -> Result<bool> {
         .unwrap_or(false))
 }
 
+/// How far the search index is: messages in it, and queue entries it has not applied yet
+/// (new, changed or deleted messages; while a rebuild runs, every message not reached yet).
+pub fn status(conn: &Connection) -> Result<(i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) FROM search.messages_fts_docsize),
+             CASE WHEN s.applied IS NULL OR s.rebuilt_to IS NOT NULL
+                  THEN (SELECT count(*) FROM main.messages WHERE id > coalesce(s.rebuilt_to, 0))
+                  ELSE 0 END
+             + (SELECT count(*) FROM main.search_queue WHERE seq > coalesce(s.applied, 1 << 62))
+         FROM search.search_state s",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
 /// Takes the search file's write lock in a transaction that has not read it yet, without
 /// locking the store (a `BEGIN IMMEDIATE` would lock both).
 pub(super) fn lock(conn: &Connection) -> Result<()> {
