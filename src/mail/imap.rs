@@ -590,15 +590,6 @@ impl InFlight {
     }
 }
 
-/// Closes an [`InFlight`] when dropped.
-struct CloseOnDrop<'a>(&'a InFlight);
-
-impl Drop for CloseOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
-
 enum Fetched {
     Message {
         uid: u32,
@@ -796,7 +787,7 @@ pub fn sync_connected(
             // A fourth indexes for search while the next batches are stored.
             let stored = store::indexer::with_indexer(store, total, |store, pace| {
                 // Whatever stops the store, a panic included, the fetcher must not wait for it.
-                let _close = CloseOnDrop(in_flight);
+                let _close = store::indexer::OnDrop(|| in_flight.close());
                 let stored = store_all(
                     store,
                     ingest,

@@ -45,8 +45,9 @@ pub fn with_indexer<R>(
     })
 }
 
-/// Runs a closure when dropped.
-struct OnDrop<F: FnMut()>(F);
+/// Runs a closure when dropped: a signal another thread waits for is sent on every way out
+/// of a scope, a panic included.
+pub struct OnDrop<F: FnMut()>(pub F);
 
 impl<F: FnMut()> Drop for OnDrop<F> {
     fn drop(&mut self) {
