@@ -104,6 +104,11 @@ impl Store {
     /// rest for later.
     pub fn index_leftovers(&mut self) -> Result<()> {
         const STEP: i64 = 5_000;
+        // A read first: when nothing waits (nearly always), opening the store takes no lock on
+        // the search file, which a sync's indexer may be writing.
+        if !search::lags(&self.conn)? {
+            return Ok(());
+        }
         loop {
             match self.index_step(STEP) {
                 Ok(0) => return Ok(()),

@@ -163,6 +163,17 @@ fn belongs(conn: &Connection) -> Result<bool> {
         .unwrap_or(false))
 }
 
+/// Whether the index lacks something: a rebuild not finished, or queue entries not applied.
+pub fn lags(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT s.applied IS NULL OR s.rebuilt_to IS NOT NULL
+             OR EXISTS (SELECT 1 FROM main.search_queue WHERE seq > s.applied)
+         FROM search.search_state s",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// How far the search index is: messages in it, and queue entries it has not applied yet
 /// (new, changed or deleted messages; while a rebuild runs, every message not reached yet).
 pub fn status(conn: &Connection) -> Result<(i64, i64)> {
