@@ -1089,6 +1089,8 @@ fn store_all(
     let mut ended = false;
     while !ended {
         let tx = store.write()?;
+        // The ingest statements, prepared once for the batch (store::db).
+        let batch = store::db::Batch::new(&tx);
         let mut stored = false;
         let mut batch_stored = 0;
         loop {
@@ -1105,7 +1107,7 @@ fn store_all(
                 }
                 Some(Fetched::Message { uid, raw, prepared }) => {
                     let r = ingest.store(
-                        &tx,
+                        &batch,
                         &RawMessage {
                             bytes: &raw,
                             source: &source,
@@ -1131,6 +1133,7 @@ fn store_all(
         if stored {
             store::sync::set(&tx, &s.mailbox, state)?;
         }
+        drop(batch);
         Store::commit_unindexed(tx)?;
         pace.stored(batch_stored);
         let t = Instant::now();

@@ -71,6 +71,8 @@ pub fn import(
         store::indexer::with_indexer(store, total, |store, pace| -> store::Result<()> {
             while recv.peek().is_some() {
                 let tx = store.write()?;
+                // The ingest statements, prepared once for the batch (store::db).
+                let batch = store::db::Batch::new(&tx);
                 let before = done;
                 let (mut n, mut bytes) = (0, 0);
                 while n < BATCH && bytes < BATCH_BYTES {
@@ -91,7 +93,7 @@ pub fn import(
                     bytes += raw.len();
                     let label = format!("{source}:{}", scan.describe(item));
                     let r = ingest.store(
-                        &tx,
+                        &batch,
                         &RawMessage {
                             bytes: &raw,
                             source: &label,
@@ -106,6 +108,7 @@ pub fn import(
                         .summary
                         .add(&r.outcome, r.class, r.parse_error.is_some());
                 }
+                drop(batch);
                 Store::commit_unindexed(tx)?;
                 pace.stored(done - before);
                 progress(done, total);

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::db::Db;
 use chrono::Datelike;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -145,7 +146,7 @@ impl Ingest {
     /// on its ticket and logs what happened. A message already stored is a duplicate.
     pub fn store(
         &self,
-        tx: &Connection,
+        tx: &impl Db,
         raw: &RawMessage<'_>,
         prepared: &Prepared,
         now: i64,
@@ -201,7 +202,7 @@ impl Ingest {
         })
     }
 
-    fn next_number(&self, tx: &Connection, now: i64) -> store::Result<TicketNumber> {
+    fn next_number(&self, tx: &impl Db, now: i64) -> store::Result<TicketNumber> {
         let year = chrono::DateTime::from_timestamp(now, 0).map_or(1970, |d| d.year());
         let prefix = self.threader.tags.prefix();
         let seq = tickets::next_seq(tx, prefix, year)?;
@@ -210,7 +211,7 @@ impl Ingest {
 
     fn store_unparsed(
         &self,
-        tx: &Connection,
+        tx: &impl Db,
         raw: &RawMessage<'_>,
         message_id: &str,
         raw_sha256: &str,
@@ -277,9 +278,9 @@ impl Ingest {
 }
 
 /// One message being ingested.
-struct Ctx<'a> {
+struct Ctx<'a, D: Db> {
     ing: &'a Ingest,
-    tx: &'a Connection,
+    tx: &'a D,
     raw: &'a RawMessage<'a>,
     p: &'a Parsed,
     message_id: &'a str,
@@ -292,7 +293,7 @@ struct Ctx<'a> {
     requester_added: Option<String>,
 }
 
-impl Ctx<'_> {
+impl<D: Db> Ctx<'_, D> {
     fn sender(&self) -> Option<&str> {
         self.p.from.as_ref().map(|f| f.addr.as_str())
     }
@@ -304,7 +305,7 @@ impl Ctx<'_> {
 
     fn mark_for_ack(&self, ticket_id: i64) -> store::Result<()> {
         if self.ing.acknowledge && self.raw.source.starts_with("imap") {
-            tickets::set_ack_state(self.tx, ticket_id, "pending")?;
+            tickets::set_ack_state(self.tx.connection(), ticket_id, "pending")?;
         }
         Ok(())
     }
@@ -339,7 +340,7 @@ impl Ctx<'_> {
                 if state.status == TicketStatus::Closed
                     && state.closed_at.is_some_and(|at| self.now - at > limit)
                 {
-                    let old = tickets::get(self.tx, ticket_id)?;
+                    let old = tickets::get(self.tx.connection(), ticket_id)?;
                     let reason = format!(
                         "follow-up to {} (closed more than {} days ago)",
                         old.number, self.ing.reopen_closed_days
@@ -385,7 +386,12 @@ impl Ctx<'_> {
                         | TicketStatus::Closed
                         | TicketStatus::Noise
                 ) {
-                    tickets::set_status(self.tx, ticket_id, TicketStatus::Open, self.now)?;
+                    tickets::set_status(
+                        self.tx.connection(),
+                        ticket_id,
+                        TicketStatus::Open,
+                        self.now,
+                    )?;
                     events::append(
                         self.tx,
                         ticket_id,
@@ -534,7 +540,7 @@ impl Ctx<'_> {
         match thread {
             Thread::Existing { ticket_id, .. } => {
                 let row = self.attach(ticket_id, direction)?;
-                tickets::touch(self.tx, ticket_id, self.now)?;
+                tickets::touch(self.tx.connection(), ticket_id, self.now)?;
                 events::append(
                     self.tx,
                     ticket_id,
@@ -676,7 +682,12 @@ impl Ctx<'_> {
 
     /// Starts the SLA clocks again from this message (a ticket reopened after it was over).
     fn start_sla(&mut self, ticket_id: i64, row: i64, why: &str) -> store::Result<()> {
-        let due = sla::start(self.tx, &self.ing.sla, ticket_id, self.sent_at())?;
+        let due = sla::start(
+            self.tx.connection(),
+            &self.ing.sla,
+            ticket_id,
+            self.sent_at(),
+        )?;
         events::append(
             self.tx,
             ticket_id,
@@ -716,16 +727,16 @@ impl Ctx<'_> {
         }
         let a = Rules::decide(&matched);
         if let Some(p) = &a.priority {
-            let old = tickets::set_priority(self.tx, ticket_id, p, self.now)?;
+            let old = tickets::set_priority(self.tx.connection(), ticket_id, p, self.now)?;
             if old.as_deref() != Some(p.as_str()) {
-                sla::refresh(self.tx, &self.ing.sla, ticket_id)?;
+                sla::refresh(self.tx.connection(), &self.ing.sla, ticket_id)?;
             }
         }
         if let Some(c) = &a.category {
-            tickets::set_category(self.tx, ticket_id, c, self.now)?;
+            tickets::set_category(self.tx.connection(), ticket_id, c, self.now)?;
         }
         if let Some(s) = a.status {
-            let old = tickets::set_status(self.tx, ticket_id, s, self.now)?;
+            let old = tickets::set_status(self.tx.connection(), ticket_id, s, self.now)?;
             if old != s {
                 events::append(
                     self.tx,

@@ -4,6 +4,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::Result;
+use super::db::Db;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EventRow {
@@ -13,17 +14,17 @@ pub struct EventRow {
 }
 
 pub fn append(
-    conn: &Connection,
+    conn: &impl Db,
     ticket_id: i64,
     at: i64,
     kind: &str,
     detail: &str,
     message_id: Option<i64>,
 ) -> Result<()> {
-    conn.prepare_cached(
+    conn.with_stmt(
         "INSERT INTO events (ticket_id, at, kind, detail, message_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![ticket_id, at, kind, detail, message_id])?;
+        |s| s.execute(params![ticket_id, at, kind, detail, message_id]),
+    )?;
     Ok(())
 }
 

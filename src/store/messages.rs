@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::db::Db;
 use super::{Direction, DraftState, MessageClass, Result};
 
 /// A message to store. Text fields are already sanitised for display.
@@ -37,63 +38,68 @@ pub struct NewMessage<'a> {
     pub uid: Option<u32>,
 }
 
-pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> Result<i64> {
+pub fn insert(conn: &impl Db, m: &NewMessage<'_>) -> Result<i64> {
     let sender = match (m.from_name, m.from_addr) {
         (Some(n), Some(a)) if !n.is_empty() => format!("{n} <{a}>"),
         (_, Some(a)) => a.to_owned(),
         (Some(n), None) => n.to_owned(),
         (None, None) => String::new(),
     };
-    conn.prepare_cached(
+    conn.with_stmt(
         "INSERT INTO messages (ticket_id, message_id, message_id_synthetic, direction, class,
              class_reason, from_addr, from_name, sender, reply_to, to_addrs, cc_addrs, subject,
              sent_at, stored_at, in_reply_to, refs, body_text, quoted_text, signature_text,
              body_source, parse_error, raw, raw_size, raw_sha256, source, mailbox, uidvalidity, uid)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
-    )?
-    .execute(params![
-        m.ticket_id,
-        m.message_id,
-        m.message_id_synthetic,
-        m.direction,
-        m.class,
-        m.class_reason,
-        m.from_addr,
-        m.from_name,
-        sender,
-        m.reply_to,
-        m.to_addrs,
-        m.cc_addrs,
-        m.subject,
-        m.sent_at,
-        m.stored_at,
-        m.in_reply_to,
-        m.refs,
-        m.body_text,
-        m.quoted_text,
-        m.signature_text,
-        m.body_source,
-        m.parse_error,
-        m.raw,
-        m.raw.len() as i64,
-        m.raw_sha256,
-        m.source,
-        m.mailbox,
-        m.uidvalidity,
-        m.uid,
-    ])?;
-    let id = conn.last_insert_rowid();
+        |s| {
+            s.execute(params![
+                m.ticket_id,
+                m.message_id,
+                m.message_id_synthetic,
+                m.direction,
+                m.class,
+                m.class_reason,
+                m.from_addr,
+                m.from_name,
+                sender,
+                m.reply_to,
+                m.to_addrs,
+                m.cc_addrs,
+                m.subject,
+                m.sent_at,
+                m.stored_at,
+                m.in_reply_to,
+                m.refs,
+                m.body_text,
+                m.quoted_text,
+                m.signature_text,
+                m.body_source,
+                m.parse_error,
+                m.raw,
+                m.raw.len() as i64,
+                m.raw_sha256,
+                m.source,
+                m.mailbox,
+                m.uidvalidity,
+                m.uid,
+            ])
+        },
+    )?;
+    let id = conn.connection().last_insert_rowid();
     // Queued for the search index (migrations 004 and 010).
-    conn.prepare_cached("INSERT INTO search_queue (message_id) VALUES (?1)")?
-        .execute([id])?;
+    conn.with_stmt("INSERT INTO search_queue (message_id) VALUES (?1)", |s| {
+        s.execute([id])
+    })?;
     Ok(id)
 }
 
-pub fn exists(conn: &Connection, message_id: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
-        .exists([message_id])?)
+pub fn exists(conn: &impl Db, message_id: &str) -> Result<bool> {
+    Ok(
+        conn.with_stmt("SELECT 1 FROM messages WHERE message_id = ?1", |s| {
+            s.exists([message_id])
+        })?,
+    )
 }
 
 /// A stored message found by its Message-ID: which ticket holds it and when it was written.
@@ -105,20 +111,21 @@ pub struct Found {
     pub sent_at: Option<i64>,
 }
 
-pub fn find(conn: &Connection, message_id: &str) -> Result<Option<Found>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT ticket_id, id, direction, sent_at FROM messages WHERE message_id = ?1",
-        )?
-        .query_row([message_id], |r| {
-            Ok(Found {
-                ticket_id: r.get(0)?,
-                row_id: r.get(1)?,
-                direction: r.get(2)?,
-                sent_at: r.get(3)?,
+pub fn find(conn: &impl Db, message_id: &str) -> Result<Option<Found>> {
+    Ok(conn.with_stmt(
+        "SELECT ticket_id, id, direction, sent_at FROM messages WHERE message_id = ?1",
+        |s| {
+            s.query_row([message_id], |r| {
+                Ok(Found {
+                    ticket_id: r.get(0)?,
+                    row_id: r.get(1)?,
+                    direction: r.get(2)?,
+                    sent_at: r.get(3)?,
+                })
             })
-        })
-        .optional()?)
+            .optional()
+        },
+    )?)
 }
 
 /// A stored message for display and export (the raw bytes are fetched apart, by [`raw`]).
@@ -217,23 +224,25 @@ pub struct NewAttachment<'a> {
     pub note: Option<&'a str>,
 }
 
-pub fn insert_attachment(conn: &Connection, message: i64, a: &NewAttachment<'_>) -> Result<()> {
-    conn.prepare_cached(
+pub fn insert_attachment(conn: &impl Db, message: i64, a: &NewAttachment<'_>) -> Result<()> {
+    conn.with_stmt(
         "INSERT INTO attachments (message_id, filename, content_type, size, sha256, content_id,
              inline, content, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        message,
-        a.filename,
-        a.content_type,
-        a.size as i64,
-        a.sha256,
-        a.content_id,
-        a.inline,
-        a.content,
-        a.note
-    ])?;
+        |s| {
+            s.execute(params![
+                message,
+                a.filename,
+                a.content_type,
+                a.size as i64,
+                a.sha256,
+                a.content_id,
+                a.inline,
+                a.content,
+                a.note
+            ])
+        },
+    )?;
     Ok(())
 }
 
@@ -300,28 +309,29 @@ pub fn attachment_content(conn: &Connection, id: i64) -> Result<Option<Attachmen
 
 /// A new customer turn needs an answer: the ticket's pending draft (if any) goes back to `new`
 /// and points at the newest message; otherwise a `new` draft is created.
-pub fn draft_for_new_turn(conn: &Connection, ticket_id: i64, message: i64, now: i64) -> Result<()> {
-    let pending: Option<(i64, DraftState)> = conn
-        .prepare_cached(
-            "SELECT id, state FROM drafts WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row([ticket_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+pub fn draft_for_new_turn(conn: &impl Db, ticket_id: i64, message: i64, now: i64) -> Result<()> {
+    let pending: Option<(i64, DraftState)> = conn.with_stmt(
+        "SELECT id, state FROM drafts WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
+        |s| {
+            s.query_row([ticket_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        },
+    )?;
     match pending {
         // Still new: only what it answers changes. Setting `state` to the value it has would
         // still rewrite its entry in the drafts_state index (a third of storing a reply).
         Some((id, DraftState::New)) => {
-            conn.prepare_cached(
+            conn.with_stmt(
                 "UPDATE drafts SET reply_to_message = ?2, updated_at = ?3 WHERE id = ?1",
-            )?
-            .execute(params![id, message, now])?;
+                |s| s.execute(params![id, message, now]),
+            )?;
         }
         Some((id, state)) if state.is_pending() => {
-            conn.prepare_cached(
+            conn.with_stmt(
                 "UPDATE drafts SET state = 'new', reply_to_message = ?2, updated_at = ?3
                  WHERE id = ?1",
-            )?
-            .execute(params![id, message, now])?;
+                |s| s.execute(params![id, message, now]),
+            )?;
         }
         _ => insert_draft(conn, ticket_id, message, now)?,
     }
@@ -329,12 +339,12 @@ pub fn draft_for_new_turn(conn: &Connection, ticket_id: i64, message: i64, now: 
 }
 
 /// A `new` draft answering `message`, for a ticket that has none pending (a new ticket).
-pub fn insert_draft(conn: &Connection, ticket_id: i64, message: i64, now: i64) -> Result<()> {
-    conn.prepare_cached(
+pub fn insert_draft(conn: &impl Db, ticket_id: i64, message: i64, now: i64) -> Result<()> {
+    conn.with_stmt(
         "INSERT INTO drafts (ticket_id, reply_to_message, state, created_at, updated_at)
          VALUES (?1, ?2, 'new', ?3, ?3)",
-    )?
-    .execute(params![ticket_id, message, now])?;
+        |s| s.execute(params![ticket_id, message, now]),
+    )?;
     Ok(())
 }
 

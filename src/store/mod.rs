@@ -5,6 +5,7 @@
 //! keys on and a busy timeout, so that two `helpdesk` processes can share it: writers use short
 //! `BEGIN IMMEDIATE` transactions and wait for each other instead of failing.
 
+pub mod db;
 mod error;
 pub mod escalations;
 pub mod events;

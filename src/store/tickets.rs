@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::db::Db;
 use super::{EscalationState, Result, StoreError, TicketStatus};
 
 /// A ticket as stored, with its message count.
@@ -138,41 +139,46 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
 ///
 /// An upsert then a read, not `RETURNING`: SQLite buffers RETURNING rows in a temporary b-tree,
 /// built and dropped for every ticket.
-pub fn next_seq(conn: &Connection, prefix: &str, year: i32) -> Result<i64> {
-    conn.prepare_cached(
+pub fn next_seq(conn: &impl Db, prefix: &str, year: i32) -> Result<i64> {
+    // Two statements: one upsert with RETURNING costs three times as much (SQLite collects
+    // RETURNING rows in a temporary table).
+    conn.with_stmt(
         "INSERT INTO ticket_seq (prefix, year, last) VALUES (?1, ?2, 1)
          ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1",
-    )?
-    .execute(params![prefix, year])?;
-    Ok(conn
-        .prepare_cached("SELECT last FROM ticket_seq WHERE prefix = ?1 AND year = ?2")?
-        .query_row(params![prefix, year], |r| r.get(0))?)
+        |s| s.execute(params![prefix, year]),
+    )?;
+    Ok(conn.with_stmt(
+        "SELECT last FROM ticket_seq WHERE prefix = ?1 AND year = ?2",
+        |s| s.query_row(params![prefix, year], |r| r.get(0)),
+    )?)
 }
 
-pub fn insert(conn: &Connection, t: &NewTicket<'_>) -> Result<i64> {
-    conn.prepare_cached(
+pub fn insert(conn: &impl Db, t: &NewTicket<'_>) -> Result<i64> {
+    conn.with_stmt(
         "INSERT INTO tickets (number, subject, subject_norm, requester_addr, requester_name,
              status, review_reason, flagged, linked_ticket_id, last_inbound_at, created_at,
              updated_at, sla_start_at, sla_due_at, resolution_due_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        t.number,
-        t.subject,
-        t.subject_norm,
-        t.requester_addr,
-        t.requester_name,
-        t.status,
-        t.review_reason,
-        t.flagged,
-        t.linked_ticket_id,
-        t.last_inbound_at,
-        t.now,
-        t.sla.map(|s| s.start),
-        t.sla.map(|s| s.first_response_due),
-        t.sla.map(|s| s.resolution_due),
-    ])?;
-    Ok(conn.last_insert_rowid())
+        |s| {
+            s.execute(params![
+                t.number,
+                t.subject,
+                t.subject_norm,
+                t.requester_addr,
+                t.requester_name,
+                t.status,
+                t.review_reason,
+                t.flagged,
+                t.linked_ticket_id,
+                t.last_inbound_at,
+                t.now,
+                t.sla.map(|s| s.start),
+                t.sla.map(|s| s.first_response_due),
+                t.sla.map(|s| s.resolution_due),
+            ])
+        },
+    )?;
+    Ok(conn.connection().last_insert_rowid())
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<TicketRow> {
@@ -197,10 +203,11 @@ pub fn state_by_number(conn: &Connection, number: &str) -> Result<Option<TicketS
         .optional()?)
 }
 
-pub fn state(conn: &Connection, id: i64) -> Result<TicketState> {
-    Ok(conn
-        .prepare_cached("SELECT id, status, closed_at FROM tickets WHERE id = ?1")?
-        .query_row([id], state_row)?)
+pub fn state(conn: &impl Db, id: i64) -> Result<TicketState> {
+    Ok(conn.with_stmt(
+        "SELECT id, status, closed_at FROM tickets WHERE id = ?1",
+        |s| s.query_row([id], state_row),
+    )?)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -375,12 +382,12 @@ pub fn set_status(
 
 /// Records that an inbound message arrived (the list sorts by activity).
 /// `sent` is when the customer wrote (the message's Date, not after `now`).
-pub fn touch_inbound(conn: &Connection, id: i64, now: i64, sent: i64) -> Result<()> {
-    conn.prepare_cached(
+pub fn touch_inbound(conn: &impl Db, id: i64, now: i64, sent: i64) -> Result<()> {
+    conn.with_stmt(
         "UPDATE tickets SET updated_at = ?2,
              last_inbound_at = max(coalesce(last_inbound_at, 0), ?3) WHERE id = ?1",
-    )?
-    .execute(params![id, now, sent])?;
+        |s| s.execute(params![id, now, sent]),
+    )?;
     Ok(())
 }
 
@@ -391,11 +398,11 @@ pub fn touch(conn: &Connection, id: i64, now: i64) -> Result<()> {
 }
 
 /// Adds an address that may thread into the ticket by its tag; the first role stays.
-pub fn add_participant(conn: &Connection, ticket_id: i64, address: &str, role: &str) -> Result<()> {
-    conn.prepare_cached(
+pub fn add_participant(conn: &impl Db, ticket_id: i64, address: &str, role: &str) -> Result<()> {
+    conn.with_stmt(
         "INSERT OR IGNORE INTO participants (ticket_id, address, role) VALUES (?1, lower(?2), ?3)",
-    )?
-    .execute(params![ticket_id, address, role])?;
+        |s| s.execute(params![ticket_id, address, role]),
+    )?;
     Ok(())
 }
 
@@ -408,23 +415,24 @@ pub fn is_participant(conn: &Connection, ticket_id: i64, address: &str) -> Resul
 /// The newest other ticket of the same requester and normalized subject created since `since`:
 /// a merge suggestion (MAIL-RULES C3.5), never applied by itself.
 pub fn same_subject_since(
-    conn: &Connection,
+    conn: &impl Db,
     requester: &str,
     subject_norm: &str,
     since: i64,
     except: i64,
 ) -> Result<Option<(i64, String)>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, number FROM tickets
-             WHERE requester_addr = lower(?1) AND subject_norm = ?2 AND created_at >= ?3
-               AND id <> ?4
-             ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row(params![requester, subject_norm, since, except], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?)
+    Ok(conn.with_stmt(
+        "SELECT id, number FROM tickets
+         WHERE requester_addr = lower(?1) AND subject_norm = ?2 AND created_at >= ?3
+           AND id <> ?4
+         ORDER BY id DESC LIMIT 1",
+        |s| {
+            s.query_row(params![requester, subject_norm, since, except], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        },
+    )?)
 }
 
 /// What analysis learned about a ticket.

@@ -1,6 +1,6 @@
 //! Which ticket an inbound message belongs to (MAIL-RULES C3.1–C3.3), read from the store.
 
-use rusqlite::Connection;
+use crate::store::db::Db;
 
 use crate::store::{self, messages, tickets};
 
@@ -63,10 +63,11 @@ pub enum Thread {
 
 impl Threader {
     /// Our token in the given ids, if any names an existing ticket.
-    pub fn by_token(&self, conn: &Connection, ids: &[&String]) -> store::Result<Option<i64>> {
+    pub fn by_token(&self, conn: &impl Db, ids: &[&String]) -> store::Result<Option<i64>> {
         for id in ids {
             if let Some(tok) = token::verify(&self.key, id, self.tags.prefix(), &self.domain)
-                && let Some(t) = tickets::state_by_number(conn, &tok.number().to_string())?
+                && let Some(t) =
+                    tickets::state_by_number(conn.connection(), &tok.number().to_string())?
             {
                 return Ok(Some(t.id));
             }
@@ -74,7 +75,7 @@ impl Threader {
         Ok(None)
     }
 
-    pub fn resolve(&self, conn: &Connection, q: &ThreadQuery<'_>) -> store::Result<Thread> {
+    pub fn resolve(&self, conn: &impl Db, q: &ThreadQuery<'_>) -> store::Result<Thread> {
         // 1. Our minted ids: In-Reply-To first, then References newest first.
         let ids: Vec<&String> = q
             .in_reply_to
@@ -116,11 +117,12 @@ impl Threader {
         let mut mentions = None;
         if q.use_tag {
             for number in self.tags.find_all(q.subject) {
-                let Some(t) = tickets::state_by_number(conn, &number.to_string())? else {
+                let Some(t) = tickets::state_by_number(conn.connection(), &number.to_string())?
+                else {
                     continue; // an unknown number is ignored
                 };
                 let participant = match q.sender {
-                    Some(s) => tickets::is_participant(conn, t.id, s)?,
+                    Some(s) => tickets::is_participant(conn.connection(), t.id, s)?,
                     None => false,
                 };
                 if q.trust_tag || participant {
