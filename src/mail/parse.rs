@@ -390,14 +390,49 @@ fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
         .collect()
 }
 
-fn raw_header<'a>(msg: &'a Message<'a>, name: &'a str) -> Option<&'a str> {
-    msg.header_raw(name)
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+/// The raw values of the message's top-level headers named in `names` (any case), as
+/// `Message::header_raw` reads each (the last of a name counts), in one pass: a dozen
+/// `header_raw` calls each parsed the name again and compared it with every header, a tenth
+/// of parsing a message.
+fn top_headers<'a, const N: usize>(
+    msg: &'a Message<'a>,
+    names: &[&str; N],
+) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    let Some(root) = msg.parts.first() else {
+        return found;
+    };
+    for h in &root.headers {
+        let name = h.name.as_str();
+        if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(name)) {
+            found[i] = msg
+                .raw_message
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .and_then(|v| std::str::from_utf8(v).ok());
+        }
+    }
+    found
 }
 
 fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
-    let lower = |name: &str| raw_header(msg, name).map(|v| clean_line(v).to_ascii_lowercase());
+    const NAMES: [&str; 12] = [
+        "Auto-Submitted",
+        "Precedence",
+        "X-Autoreply",
+        "X-Autorespond",
+        "X-Auto-Response-Suppress",
+        "X-MS-Exchange-Inbox-Rules-Loop",
+        "X-Loop",
+        "List-Id",
+        "List-Unsubscribe",
+        "X-FC-Machinegenerated",
+        "Return-Path",
+        LOOP_HEADER,
+    ];
+    let raw = top_headers(msg, &NAMES);
+    // As raw_header: trimmed, and empty counts as absent.
+    let value = |i: usize| raw[i].map(str::trim).filter(|v| !v.is_empty());
+    let lower = |i: usize| value(i).map(|v| clean_line(v).to_ascii_lowercase());
     let report = msg.content_type().is_some_and(|ct| {
         ct.c_type.eq_ignore_ascii_case("multipart")
             && ct
@@ -413,24 +448,24 @@ fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
         .iter()
         .any(|p| content_type_of(p) == "message/delivery-status");
     AutoHeaders {
-        auto_submitted: lower("Auto-Submitted"),
-        precedence: lower("Precedence"),
-        x_autoreply: raw_header(msg, "X-Autoreply").is_some(),
-        x_autorespond: raw_header(msg, "X-Autorespond").is_some(),
-        x_auto_response_suppress: raw_header(msg, "X-Auto-Response-Suppress").is_some(),
-        x_ms_exchange_inbox_rules_loop: raw_header(msg, "X-MS-Exchange-Inbox-Rules-Loop").is_some(),
-        x_loop: lower("X-Loop"),
-        list_id: lower("List-Id"),
-        list_unsubscribe: raw_header(msg, "List-Unsubscribe").is_some(),
-        x_fc_machinegenerated: raw_header(msg, "X-FC-Machinegenerated").is_some(),
-        return_path_empty: msg.header_raw("Return-Path").is_some_and(|v| {
+        auto_submitted: lower(0),
+        precedence: lower(1),
+        x_autoreply: value(2).is_some(),
+        x_autorespond: value(3).is_some(),
+        x_auto_response_suppress: value(4).is_some(),
+        x_ms_exchange_inbox_rules_loop: value(5).is_some(),
+        x_loop: lower(6),
+        list_id: lower(7),
+        list_unsubscribe: value(8).is_some(),
+        x_fc_machinegenerated: value(9).is_some(),
+        return_path_empty: raw[10].is_some_and(|v| {
             v.trim()
                 .trim_start_matches('<')
                 .trim_end_matches('>')
                 .trim()
                 .is_empty()
         }),
-        our_loop_header: lower(LOOP_HEADER),
+        our_loop_header: lower(11),
         delivery_status_report: report,
     }
 }
