@@ -134,7 +134,6 @@ impl Pace {
 /// The indexing thread: indexes what the store commits, a chunk at a time ([`Pace`]), on a
 /// connection of its own that locks only the search file; once the store is done, the rest.
 fn index_while_storing(path: &Path, pace: &Pace) -> Result<()> {
-    background_priority();
     let store = Store::open_again(path)?;
     while let Some(stored) = pace.next_chunk() {
         let t = Instant::now();
@@ -148,20 +147,4 @@ fn index_while_storing(path: &Path, pace: &Pace) -> Result<()> {
     }
     store.checkpoint("search");
     Ok(())
-}
-
-/// Lowers the calling thread's scheduling priority (nice 5), as mail indexers do for
-/// background work: when the cores are busy (on two cores a sync's fetching, parsing and
-/// storing threads and the IMAP server already share them), the storing goes first, and the
-/// indexer, which [`Pace`] keeps at most [`Pace::AHEAD`] messages behind, takes what is left.
-/// A 10,000-message sync took some 6% less wall time.
-fn background_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id; failure changes nothing.
-    unsafe {
-        let tid = libc::gettid();
-        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 5) != 0 {
-            tracing::debug!("the indexing thread keeps its priority");
-        }
-    }
 }
