@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 use super::quotes::{self, Split};
 use super::sanitize::{clean_line, clean_text};
 
-/// One parser for every message, parsing only the headers read here; the rest (Received above
-/// all, 5% of an import) stay raw. `header_raw` still reads any header from the bytes.
+/// One parser for every message, parsing only the headers read here (Received above all was
+/// 5% of an import). The others are skipped, not copied out as text: their names and places
+/// are still recorded, so [`top_headers`] reads any of them from the bytes.
 static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
     MessageParser::new()
         .with_mime_headers()
@@ -19,6 +20,7 @@ static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| 
         .with_address_headers()
         .with_message_ids()
         .header_text(mail_parser::HeaderName::Subject)
+        .default_header_ignore()
 });
 
 /// The header our outbound mail carries (RT-style loop prevention); its value is our address.
