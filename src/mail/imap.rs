@@ -628,6 +628,19 @@ impl InFlight {
     }
 }
 
+/// Room for `len` more bytes in flight, before a message of that size is queued. What waits in
+/// the fetcher's own group counts as in flight, yet only the store gives bytes back: when the
+/// message does not fit, that group goes on first. (Before, a message over 31 MiB behind small
+/// ones in an unsent group waited for bytes the fetcher itself held, for ever.) False once the
+/// store has stopped.
+fn make_room(in_flight: &InFlight, send: &mut Groups<Raw>, len: usize) -> bool {
+    if in_flight.fits(len).is_none() && !send.flush() {
+        return false;
+    }
+    in_flight.take(len);
+    true
+}
+
 enum Fetched {
     Message {
         uid: u32,
@@ -679,9 +692,12 @@ pub fn sync_connected(
     };
     // STATUS reads the mailbox's index header without opening it: when nothing is new and
     // nothing is left to flag, a pass ends here (the common case of a frequent sync).
+    let asked = Instant::now();
     let status = session
         .status(&s.mailbox, "(UIDNEXT UIDVALIDITY)")
         .map_err(mailbox_err)?;
+    // A round trip that costs next to nothing (a near server): see `batches`.
+    let near = asked.elapsed() < NEAR_SERVER;
     if let (Some(next), Some(validity), Some(st)) = (
         status.uid_next,
         status.uid_validity,
@@ -802,8 +818,10 @@ pub fn sync_connected(
             let session = &mut session;
             let uids = &uids;
             let in_flight = &in_flight;
-            let fetcher = scope
-                .spawn(move || fetch_all(session, s, uids, &mut Groups::new(raw_send), in_flight));
+            let fetcher = scope.spawn(move || {
+                let batches = batches(uids, s.batch, near);
+                fetch_all(session, s, &batches, &mut Groups::new(raw_send), in_flight)
+            });
             let parser = scope.spawn(move || {
                 for group in raw_recv {
                     let out = group
@@ -902,19 +920,19 @@ fn command_err(s: &ImapSettings, command: &str, e: imap::Error) -> SyncError {
     }
 }
 
-/// The UID ranges fetched (and committed) one at a time: `batch` UIDs each, but the last
-/// `batch` in halves (a half, a quarter, … down to [`TAIL_BATCH`]). Search indexes a batch once
-/// it is committed, on a thread of its own, and after the last one the sync waits for it: that
-/// wait is the indexing of the last batch, 125 messages (about 3 ms) instead of 1,000.
-pub fn batches(uids: &[u32], batch: usize) -> Vec<&[u32]> {
+/// The UID ranges fetched (and committed) one at a time, `batch` UIDs each. From a near server
+/// (`near`) a sync of more than one batch fetches its last `batch` UIDs in halves (a half, a
+/// quarter, … until a piece is at most twice [`TAIL_BATCH`]): search indexes each committed
+/// batch on a thread of its own, and after the last one the sync waits for it, so that wait
+/// becomes the indexing of 125 messages (some 3 ms) instead of 1,000. Each piece costs a round
+/// trip, which only a near server makes cheaper than what it saves.
+pub fn batches(uids: &[u32], batch: usize, near: bool) -> Vec<&[u32]> {
     let batch = batch.max(1);
-    let mut out = Vec::with_capacity(uids.len() / batch + 4);
-    let mut rest = uids;
-    while rest.len() > batch {
-        let (a, b) = rest.split_at(batch);
-        out.push(a);
-        rest = b;
+    if !near || uids.len() <= batch {
+        return uids.chunks(batch).collect();
     }
+    let (front, mut rest) = uids.split_at(uids.len() - batch);
+    let mut out: Vec<&[u32]> = front.chunks(batch).collect();
     while rest.len() > 2 * TAIL_BATCH {
         let (a, b) = rest.split_at(rest.len() / 2);
         out.push(a);
@@ -926,8 +944,12 @@ pub fn batches(uids: &[u32], batch: usize) -> Vec<&[u32]> {
     out
 }
 
-/// The smallest batch the end of a sync is split into ([`batches`]).
+/// Where [`batches`] stops halving.
 const TAIL_BATCH: usize = 100;
+
+/// A STATUS round trip shorter than this makes the server near ([`batches`]): the same host
+/// or its LAN, not a server across the internet.
+const NEAR_SERVER: Duration = Duration::from_millis(5);
 
 /// The fetching thread: one `UID FETCH` per batch of a UID range. Each message is handed on as
 /// soon as it has arrived, in UID order (a message the server sends ahead of a lower UID waits
@@ -935,11 +957,11 @@ const TAIL_BATCH: usize = 100;
 fn fetch_all(
     session: &mut Session,
     s: &ImapSettings,
-    uids: &[u32],
+    batches: &[&[u32]],
     send: &mut Groups<Raw>,
     in_flight: &InFlight,
 ) {
-    for chunk in batches(uids, s.batch) {
+    for &chunk in batches {
         let set = uid_set(chunk);
         let mut waiting: std::collections::BTreeMap<u32, Vec<u8>> = Default::default();
         let mut next = 0;
@@ -954,8 +976,7 @@ fn fetch_all(
                 let uid = chunk[next];
                 next += 1;
                 let len = raw.len();
-                in_flight.take(len);
-                if !send.push(Raw::Message { uid, raw }, len) {
+                if !make_room(in_flight, send, len) || !send.push(Raw::Message { uid, raw }, len) {
                     open = false;
                     return false;
                 }
@@ -1034,8 +1055,7 @@ fn fetch_all(
                 break;
             }
             let len = raw.len();
-            in_flight.take(len);
-            if !send.push(Raw::Message { uid, raw }, len) {
+            if !make_room(in_flight, send, len) || !send.push(Raw::Message { uid, raw }, len) {
                 return;
             }
         }
@@ -1231,7 +1251,7 @@ pub fn idle_wait(session: &mut Session, timeout: Duration) -> Result<bool, Strin
 
 #[cfg(test)]
 mod tests {
-    use super::{InFlight, XOAuth2, batches, uid_set};
+    use super::{Groups, InFlight, Raw, XOAuth2, batches, make_room, uid_set};
     use imap::Authenticator;
 
     #[test]
@@ -1259,25 +1279,68 @@ mod tests {
     }
 
     #[test]
-    fn the_last_batch_is_fetched_in_halves() {
-        let uids: Vec<u32> = (1..=10_000).collect();
-        let sizes: Vec<usize> = batches(&uids, 1000).iter().map(|b| b.len()).collect();
-        assert_eq!(
-            sizes,
-            [[1000; 9].as_slice(), &[500, 250, 125, 125]].concat()
-        );
-        // In UID order, each UID once.
-        assert_eq!(batches(&uids, 1000).concat(), uids);
-        let sizes = |n: u32, batch| -> Vec<usize> {
+    fn from_a_near_server_the_last_batch_is_fetched_in_halves() {
+        let sizes = |n: u32, batch, near| -> Vec<usize> {
             let uids: Vec<u32> = (1..=n).collect();
-            batches(&uids, batch).iter().map(|b| b.len()).collect()
+            let b = batches(&uids, batch, near);
+            // In UID order, each UID once.
+            assert_eq!(b.concat(), uids);
+            b.iter().map(|b| b.len()).collect()
         };
-        assert_eq!(sizes(30, 1000), [30]);
-        assert_eq!(sizes(450, 1000), [225, 112, 113]);
-        assert_eq!(sizes(1500, 1000), [1000, 250, 125, 125]);
-        assert_eq!(sizes(0, 1000), Vec::<usize>::new());
+        let halves = [500, 250, 125, 125];
+        assert_eq!(
+            sizes(10_000, 1000, true),
+            [[1000; 9].as_slice(), &halves].concat()
+        );
+        // The last full batch is halved, whatever is left before it.
+        assert_eq!(
+            sizes(10_001, 1000, true),
+            [[1000; 9].as_slice(), &[1], &halves].concat()
+        );
+        assert_eq!(
+            sizes(1500, 1000, true),
+            [[500].as_slice(), &halves].concat()
+        );
+        // One batch or less: one round trip, as from a far server.
+        assert_eq!(sizes(1000, 1000, true), [1000]);
+        assert_eq!(sizes(30, 1000, true), [30]);
+        assert_eq!(sizes(10_000, 1000, false), [1000; 10]);
+        assert_eq!(sizes(0, 1000, true), Vec::<usize>::new());
         // A batch of 0 is taken as 1, as before.
-        assert_eq!(sizes(3, 0), [1, 1, 1]);
+        assert_eq!(sizes(3, 0, true), [1, 1, 1]);
+    }
+
+    #[test]
+    fn a_large_message_behind_small_ones_sends_them_on_instead_of_waiting_for_them() {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Raw>>(8);
+        let mut group = Groups::new(tx);
+        let f = InFlight::default();
+        // A small message waits in the fetcher's group (it goes on at 32 or 1 MiB).
+        assert!(make_room(&f, &mut group, 10));
+        assert!(group.push(
+            Raw::Message {
+                uid: 1,
+                raw: vec![0; 10]
+            },
+            10
+        ));
+        std::thread::scope(|s| {
+            let group = &mut group;
+            let f = &f;
+            let taker = s.spawn(move || make_room(f, group, InFlight::MAX));
+            // The store: gets the small one, stores it, gives its bytes back.
+            let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+            f.give(10);
+            if got.is_err() {
+                f.close(); // lets the taker go, so that the test fails instead of hanging
+            }
+            assert!(taker.join().unwrap());
+            assert_eq!(
+                got.map(|g| g.len()).ok(),
+                Some(1),
+                "the waiting group was not sent on"
+            );
+        });
     }
 
     #[test]

@@ -97,8 +97,11 @@ impl Db for Batch<'_> {
                 .conn
                 .prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT)?,
         };
-        // rusqlite resets a statement once it has run (execute) or its rows are dropped.
+        // rusqlite resets a statement once it has run (execute) or its rows are dropped. The
+        // values bound to it go, as when rusqlite's cache takes a statement back: SQLite keeps
+        // its own copy of each (a message's raw bytes among them) until then.
         let out = f(&mut stmt);
+        stmt.clear_bindings();
         self.held.borrow_mut().push((key.0, key.1, stmt));
         out
     }
