@@ -7,6 +7,7 @@ mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use servers::MailServers;
@@ -159,7 +160,25 @@ fn main() {
             cfg.display(),
             mbsyncrc.display()
         );
-        std::thread::sleep(std::time::Duration::from_secs(secs.min(3600)));
+        // Stopped by a signal (Ctrl-C, kill), the bench returns, so that the servers are shut
+        // down and the temporary files removed; killed outright, they outlived it.
+        static STOP: AtomicBool = AtomicBool::new(false);
+        extern "C" fn on_stop(_: libc::c_int) {
+            STOP.store(true, Ordering::SeqCst);
+        }
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
+        }
+        let until = Instant::now() + std::time::Duration::from_secs(secs.min(3600));
+        while Instant::now() < until && !STOP.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if STOP.load(Ordering::SeqCst) {
+            println!("stopped: the servers are shut down");
+            return;
+        }
     }
 
     let run_mbsync = || {
