@@ -159,20 +159,7 @@ impl Store {
     /// Opens the store without migrating: for tests that build earlier schema versions.
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: u32) -> Result<Store> {
-        sqlite_global_config();
-        create_private_file(path).map_err(|source| StoreError::Create {
-            path: path.to_owned(),
-            source,
-        })?;
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut store = Store {
-            conn,
-            path: path.to_owned(),
-        };
-        store.configure()?;
+        let mut store = Store::open_unmigrated(path)?;
         migrate::migrate(&mut store.conn, version)?;
         Ok(store)
     }

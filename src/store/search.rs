@@ -350,43 +350,48 @@ pub fn index_text(text: &str) -> std::borrow::Cow<'_, str> {
     // Nearly all mail text is ASCII (std checks that a word at a time): a letter or a digit
     // is exactly one of the two there, so a boundary is a change between them, one table
     // lookup per byte (a third of the time the character path takes).
+    let mut prev = 0u8;
     if text.is_ascii() {
-        let mut prev = 0u8;
-        let mut out: Option<String> = None;
-        let mut from = 0;
-        for (i, &b) in text.as_bytes().iter().enumerate() {
-            let k = ASCII[b as usize];
-            if prev ^ k == LETTER | DIGIT {
-                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 8));
-                o.push_str(&text[from..i]);
-                o.push(' ');
-                from = i;
-            }
-            prev = k;
-        }
-        return match out {
-            None => std::borrow::Cow::Borrowed(text),
-            Some(mut o) => {
-                o.push_str(&text[from..]);
-                std::borrow::Cow::Owned(o)
-            }
-        };
+        return spaced(
+            text,
+            text.bytes().enumerate().filter_map(|(i, b)| {
+                let k = ASCII[b as usize];
+                let boundary = prev ^ k == LETTER | DIGIT;
+                prev = k;
+                boundary.then_some(i)
+            }),
+        );
     }
     let boundary =
         |a: u8, b: u8| (a & LETTER != 0 && b & DIGIT != 0) || (a & DIGIT != 0 && b & LETTER != 0);
-    let mut prev = 0u8;
+    let mut i = 0;
+    spaced(
+        text,
+        std::iter::from_fn(|| {
+            while i < text.len() {
+                let (k, len) = kind_at(text, i);
+                let at = i;
+                i += len;
+                let hit = boundary(prev, k);
+                prev = k;
+                if hit {
+                    return Some(at);
+                }
+            }
+            None
+        }),
+    )
+}
+
+/// `text` with a space before each byte offset of `at` (rising); borrowed when there is none.
+fn spaced(text: &str, at: impl Iterator<Item = usize>) -> std::borrow::Cow<'_, str> {
     let mut out: Option<String> = None;
-    let (mut from, mut i) = (0, 0);
-    while i < text.len() {
-        let (k, len) = kind_at(text, i);
-        if boundary(prev, k) {
-            let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 8));
-            o.push_str(&text[from..i]);
-            o.push(' ');
-            from = i;
-        }
-        prev = k;
-        i += len;
+    let mut from = 0;
+    for i in at {
+        let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 8));
+        o.push_str(&text[from..i]);
+        o.push(' ');
+        from = i;
     }
     match out {
         None => std::borrow::Cow::Borrowed(text),
