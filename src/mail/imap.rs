@@ -318,16 +318,17 @@ fn connect_tls(
     let ctx = tls_context(s)?;
     let mut ssl = openssl::ssl::Ssl::new(&ctx).map_err(|e| tls_err(e.to_string()))?;
     let host = s.host.trim_start_matches('[').trim_end_matches(']');
+    let ip = host.parse::<std::net::IpAddr>().ok();
     if !s.tls.accept_invalid_certs {
         let param = ssl.param_mut();
         param.set_hostflags(openssl::x509::verify::X509CheckFlags::NO_PARTIAL_WILDCARDS);
-        match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => param.set_ip(ip),
-            Err(_) => param.set_host(host),
+        match ip {
+            Some(ip) => param.set_ip(ip),
+            None => param.set_host(host),
         }
         .map_err(|e| tls_err(e.to_string()))?;
     }
-    if host.parse::<std::net::IpAddr>().is_err() {
+    if ip.is_none() {
         // SNI names a host, never an address (RFC 6066).
         ssl.set_hostname(host).map_err(|e| tls_err(e.to_string()))?;
     }

@@ -417,24 +417,43 @@ fn top_headers<'a, const N: usize>(
 }
 
 fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
-    const NAMES: [&str; 12] = [
-        "Auto-Submitted",
-        "Precedence",
-        "X-Autoreply",
-        "X-Autorespond",
-        "X-Auto-Response-Suppress",
-        "X-MS-Exchange-Inbox-Rules-Loop",
-        "X-Loop",
-        "List-Id",
-        "List-Unsubscribe",
-        "X-FC-Machinegenerated",
-        "Return-Path",
-        LOOP_HEADER,
-    ];
-    let raw = top_headers(msg, &NAMES);
-    // As raw_header: trimmed, and empty counts as absent.
-    let value = |i: usize| raw[i].map(str::trim).filter(|v| !v.is_empty());
-    let lower = |i: usize| value(i).map(|v| clean_line(v).to_ascii_lowercase());
+    let [
+        auto_submitted,
+        precedence,
+        x_autoreply,
+        x_autorespond,
+        x_auto_response_suppress,
+        x_ms_exchange_inbox_rules_loop,
+        x_loop,
+        list_id,
+        list_unsubscribe,
+        x_fc_machinegenerated,
+        return_path,
+        our_loop_header,
+    ] = top_headers(
+        msg,
+        &[
+            "Auto-Submitted",
+            "Precedence",
+            "X-Autoreply",
+            "X-Autorespond",
+            "X-Auto-Response-Suppress",
+            "X-MS-Exchange-Inbox-Rules-Loop",
+            "X-Loop",
+            "List-Id",
+            "List-Unsubscribe",
+            "X-FC-Machinegenerated",
+            "Return-Path",
+            LOOP_HEADER,
+        ],
+    );
+    // As header_raw was read before: trimmed, and empty counts as absent.
+    fn value(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|v| !v.is_empty())
+    }
+    fn lower(v: Option<&str>) -> Option<String> {
+        value(v).map(|v| clean_line(v).to_ascii_lowercase())
+    }
     let report = msg.content_type().is_some_and(|ct| {
         ct.c_type.eq_ignore_ascii_case("multipart")
             && ct
@@ -450,24 +469,24 @@ fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
         .iter()
         .any(|p| content_type_of(p) == "message/delivery-status");
     AutoHeaders {
-        auto_submitted: lower(0),
-        precedence: lower(1),
-        x_autoreply: value(2).is_some(),
-        x_autorespond: value(3).is_some(),
-        x_auto_response_suppress: value(4).is_some(),
-        x_ms_exchange_inbox_rules_loop: value(5).is_some(),
-        x_loop: lower(6),
-        list_id: lower(7),
-        list_unsubscribe: value(8).is_some(),
-        x_fc_machinegenerated: value(9).is_some(),
-        return_path_empty: raw[10].is_some_and(|v| {
+        auto_submitted: lower(auto_submitted),
+        precedence: lower(precedence),
+        x_autoreply: value(x_autoreply).is_some(),
+        x_autorespond: value(x_autorespond).is_some(),
+        x_auto_response_suppress: value(x_auto_response_suppress).is_some(),
+        x_ms_exchange_inbox_rules_loop: value(x_ms_exchange_inbox_rules_loop).is_some(),
+        x_loop: lower(x_loop),
+        list_id: lower(list_id),
+        list_unsubscribe: value(list_unsubscribe).is_some(),
+        x_fc_machinegenerated: value(x_fc_machinegenerated).is_some(),
+        return_path_empty: return_path.is_some_and(|v| {
             v.trim()
                 .trim_start_matches('<')
                 .trim_end_matches('>')
                 .trim()
                 .is_empty()
         }),
-        our_loop_header: lower(11),
+        our_loop_header: lower(our_loop_header),
         delivery_status_report: report,
     }
 }
