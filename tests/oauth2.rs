@@ -30,6 +30,7 @@ fn setup() -> Setup {
     let idp = Introspection::start(&[(TOKEN, "support")]);
     let srv = MailServers::start_with(Options {
         oauth2_introspection: Some(idp.url().to_string()),
+        ..Options::default()
     });
     Setup {
         idp,

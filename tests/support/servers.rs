@@ -71,6 +71,9 @@ pub struct Options {
     /// introspection; an `Introspection` server). Password logins (PLAIN, LOGIN) keep using
     /// the passwd-file passdb.
     pub oauth2_introspection: Option<String>,
+    /// Where the servers' directory (Maildirs, configuration, certificate, logs) is made;
+    /// the system's temporary directory when `None`. The sync benchmark puts it in memory.
+    pub dir_in: Option<PathBuf>,
 }
 
 impl MailServers {
@@ -85,10 +88,13 @@ impl MailServers {
     pub fn start_with(options: Options) -> MailServers {
         assert_root();
         let (uid, gid) = dovecot_ids();
-        let dir = tempfile::Builder::new()
-            .prefix("helpdesk-mail-")
-            .tempdir()
-            .expect("create temp dir");
+        let mut dir = tempfile::Builder::new();
+        dir.prefix("helpdesk-mail-");
+        let dir = match &options.dir_in {
+            Some(parent) => dir.tempdir_in(parent),
+            None => dir.tempdir(),
+        }
+        .expect("create temp dir");
         let root = dir.path().to_path_buf();
         // Dovecot's mail processes run as `dovecot`: a 0700 temp dir would lock them out.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
