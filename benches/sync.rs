@@ -201,8 +201,8 @@ struct Measured {
     again: f64,
 }
 
-/// Starts a server holding the `messages` (files) and times both tools against it. `None` when held
-/// (BENCH_SYNC_HOLD) and stopped by a signal.
+/// Starts a server holding the `messages` (files) and times both tools against it. `None`
+/// when held (BENCH_SYNC_HOLD) and stopped by a signal.
 fn measure_against(server: Server, work: &Path, messages: &[PathBuf]) -> Option<Measured> {
     let cold = matches!(server, Server::Cold);
     let srv = MailServers::start_with(servers::Options {
@@ -241,7 +241,7 @@ fn measure_against(server: Server, work: &Path, messages: &[PathBuf]) -> Option<
     );
 
     // helpdesk: release build, fresh store, after_ingest = none (mbsync changes no flags).
-    let cfg = work.as_path().join("config.toml");
+    let cfg = work.join("config.toml");
     std::fs::write(
         &cfg,
         format!(
@@ -252,7 +252,7 @@ fn measure_against(server: Server, work: &Path, messages: &[PathBuf]) -> Option<
         ),
     )
     .unwrap();
-    let store = work.as_path().join("bench.sqlite3");
+    let store = work.join("bench.sqlite3");
     let helpdesk = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_helpdesk"));
         c.args([
@@ -262,15 +262,15 @@ fn measure_against(server: Server, work: &Path, messages: &[PathBuf]) -> Option<
             store.to_str().unwrap(),
             "sync",
         ])
-        .env("HOME", work.as_path())
-        .env("XDG_CONFIG_HOME", work.as_path().join("xdg"))
-        .env("XDG_DATA_HOME", work.as_path().join("xdg"));
+        .env("HOME", &work)
+        .env("XDG_CONFIG_HOME", work.join("xdg"))
+        .env("XDG_DATA_HOME", work.join("xdg"));
         c
     };
 
     // mbsync: the same mailbox into a Maildir, FSync off.
-    let near = work.as_path().join("mbsync");
-    let mbsyncrc = work.as_path().join("mbsyncrc");
+    let near = work.join("mbsync");
+    let mbsyncrc = work.join("mbsyncrc");
     std::fs::write(
         &mbsyncrc,
         format!(
