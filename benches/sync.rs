@@ -102,6 +102,11 @@ fn main() {
         eprintln!("mbsync is not installed: run scripts/bench-sync (it installs isync)");
         std::process::exit(1);
     }
+    let only = std::env::var("BENCH_SYNC_SERVER").ok();
+    if let Some(o) = only.as_deref().filter(|o| !matches!(*o, "warm" | "cold")) {
+        eprintln!("BENCH_SYNC_SERVER={o}: use warm or cold (or leave it unset for both)");
+        std::process::exit(2);
+    }
     // Both tools write to memory (tmpfs) when the machine has one: on a shared virtual disk
     // the time to create 10,000 files swung mbsync between 0.5 and 4.6 s from run to run
     // (all of it system time), which said more about the disk than about either tool.
@@ -126,11 +131,6 @@ fn main() {
     // - cold: on the disk, dropped from the page cache before every timed run, as for a first
     //   sync of older mail.
     // BENCH_SYNC_SERVER=warm or =cold measures one of them.
-    let only = std::env::var("BENCH_SYNC_SERVER").ok();
-    if let Some(o) = only.as_deref().filter(|o| !matches!(*o, "warm" | "cold")) {
-        eprintln!("BENCH_SYNC_SERVER={o}: use warm or cold (or leave it unset for both)");
-        std::process::exit(2);
-    }
     let servers: Vec<Server> = if !in_memory {
         vec![Server::AsItComes]
     } else {
