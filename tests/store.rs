@@ -331,6 +331,46 @@ fn a_search_file_behind_what_the_store_forgot_is_rebuilt() {
 }
 
 #[test]
+fn a_search_file_of_the_older_layout_with_a_prefix_index_is_rebuilt_without_it() {
+    let mut h = support::Harness::new();
+    ingest_word(&mut h, "p1@x", "quokka");
+    let path = h.store_path();
+    let index = search::path_for(&path);
+    drop(h.store);
+    // Layout 1: the same table with a three-letter prefix index.
+    let old = rusqlite::Connection::open(&index).unwrap();
+    old.execute_batch(
+        "DROP TABLE messages_fts;
+         CREATE VIRTUAL TABLE messages_fts USING fts5(
+             subject, sender, body_text,
+             content = '', contentless_delete = 1,
+             tokenize = 'unicode61 remove_diacritics 2',
+             prefix = '3');
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(old);
+
+    let store = Store::open(&path).unwrap();
+    let c = store.conn();
+    let sql: String = c
+        .query_row(
+            "SELECT sql FROM search.sqlite_schema WHERE name = 'messages_fts'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!sql.contains("prefix"), "{sql}");
+    let version: u32 = c
+        .query_row("PRAGMA search.user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    // Indexed again, and found as a word and by its three-letter prefix.
+    assert_eq!(found(c, "quokka"), ["TKT-2026-00001"]);
+    assert_eq!(found(c, "quo"), ["TKT-2026-00001"]);
+}
+
+#[test]
 fn another_database_where_the_search_file_goes_is_refused_not_emptied() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");
