@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::secret::Secret;
 use crate::store::{self, Store, sync::SyncState};
 
+use super::give_back;
 use super::ingest::{Ingest, Prepared, RawMessage, Summary};
 
 /// How a connection is protected.
@@ -653,13 +654,8 @@ enum Fetched {
     Failed(SyncError),
 }
 
-/// A message the store is done with, on its way back to the parsing thread to be freed there.
-///
-/// Freed on the storing thread, each of the parser's allocations (the raw copy aside, a
-/// parsed message is some 30 of them) went back to the parser's malloc arena under that
-/// arena's lock, while the parser allocated from it under the same lock. The storing thread,
-/// which paces a sync, slept on that lock about 150 times per 10,000 messages and then waited
-/// for a core. Freed on the thread that allocated them, they take no contended lock.
+/// A message the store is done with, handed back to the parsing thread to be freed there
+/// (give_back).
 type Spent = (Vec<u8>, Box<Prepared>);
 
 /// One pass over the configured mailbox.
@@ -823,7 +819,7 @@ pub fn sync_connected(
         // smooth the stages' pace; or as many large ones (a group of its own each).
         let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(8);
         let (send, recv) = sync_channel::<Vec<Fetched>>(4);
-        let (spent_send, spent_recv) = std::sync::mpsc::channel::<Vec<Spent>>();
+        let (give_back, take_back) = give_back::channel_pair::<Spent>();
         let in_flight = InFlight::default();
         let result = std::thread::scope(|scope| {
             let session = &mut session;
@@ -835,10 +831,8 @@ pub fn sync_connected(
             });
             let parser = scope.spawn(move || {
                 for group in raw_recv {
-                    // Freed here, where it was parsed (see `Spent`).
-                    while let Ok(spent) = spent_recv.try_recv() {
-                        drop(spent);
-                    }
+                    // Freed here, where it was parsed (give_back).
+                    take_back.free();
                     let out = group
                         .into_iter()
                         .map(|item| match item {
@@ -864,7 +858,7 @@ pub fn sync_connected(
                     ingest,
                     s,
                     &mut state,
-                    (recv, spent_send),
+                    (recv, give_back),
                     (pace, in_flight),
                     now,
                     &mut report,
@@ -1103,7 +1097,7 @@ fn store_all(
     ingest: &Ingest,
     s: &ImapSettings,
     state: &mut SyncState,
-    (recv, spent): (Receiver<Vec<Fetched>>, Sender<Vec<Spent>>),
+    (recv, mut give_back): (Receiver<Vec<Fetched>>, give_back::GiveBack<Spent>),
     (pace, in_flight): (&store::indexer::Pace, &InFlight),
     now: &dyn Fn() -> i64,
     report: &mut SyncReport,
@@ -1122,7 +1116,6 @@ fn store_all(
     .flatten();
     let mut failure = None;
     let mut ended = false;
-    let mut done: Vec<Spent> = Vec::new();
     while !ended {
         let tx = store.write()?;
         // The ingest statements, prepared once for the batch (store::db).
@@ -1162,11 +1155,7 @@ fn store_all(
                     batch_stored += 1;
                     state.last_uid = state.last_uid.max(uid);
                     stored = true;
-                    done.push((raw, prepared));
-                    if done.len() >= Groups::<Spent>::ITEMS {
-                        // After the parser stopped, dropped here.
-                        let _ = spent.send(std::mem::take(&mut done));
-                    }
+                    give_back.push((raw, prepared));
                 }
             }
         }

@@ -53,9 +53,12 @@ pub fn import(
     // The channel is bounded so that memory stays flat however large the import.
     let (send, recv) =
         std::sync::mpsc::sync_channel::<(usize, std::io::Result<(Vec<u8>, Prepared)>)>(64);
+    let (mut give_back, take_back) = super::give_back::channel_pair();
     std::thread::scope(|scope| -> store::Result<()> {
         scope.spawn(move || {
             for (i, item) in items.iter().enumerate() {
+                // Freed here, where it was read and parsed (give_back).
+                take_back.free();
                 let r = scan.read(item).map(|raw| {
                     let prepared = ingest.prepare(&raw);
                     (raw, prepared)
@@ -107,6 +110,7 @@ pub fn import(
                     report
                         .summary
                         .add(&r.outcome, r.class, r.parse_error.is_some());
+                    give_back.push((raw, prepared));
                 }
                 drop(batch);
                 Store::commit_unindexed(tx)?;

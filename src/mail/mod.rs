@@ -3,6 +3,7 @@
 
 pub mod attachments;
 mod fetch;
+mod give_back;
 pub mod imap;
 pub mod import;
 pub mod ingest;
