@@ -658,6 +658,26 @@ enum Fetched {
 /// (give_back).
 type Spent = (Vec<u8>, Box<Prepared>);
 
+/// Asks the kernel to treat the calling thread as a batch job: it keeps its share of the CPU,
+/// but waking up no longer lets it take a core from a thread that is running.
+///
+/// For the fetcher. It wakes for every few TLS records the server sends, some 1,100 times on a
+/// 10,000-message sync, and each time it took the core from the parser or the storing thread,
+/// which set the pace when both cores are busy. Its reads can wait: the socket buffer and the
+/// queues behind it hold more than a scheduling slice of mail. Warm bench (10 interleaved
+/// runs): 500 → 463 ms. Linux only, where the policy is per thread.
+fn batch_scheduling() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: a plain system call on the calling thread (pid 0), with a valid parameter.
+        let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+        if r != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "SCHED_BATCH refused");
+        }
+    }
+}
+
 /// One pass over the configured mailbox.
 pub fn sync_once(
     store: &mut Store,
@@ -826,6 +846,7 @@ pub fn sync_connected(
             let uids = &uids;
             let in_flight = &in_flight;
             let fetcher = scope.spawn(move || {
+                batch_scheduling();
                 let batches = batches(uids, s.batch, near);
                 fetch_all(session, s, &batches, &mut Groups::new(raw_send), in_flight)
             });
