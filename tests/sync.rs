@@ -104,6 +104,7 @@ fn first_sync_then_nothing_then_only_the_new_mail() {
     assert_eq!(third.fetched, 3);
     assert_eq!(c.count(), 8);
     assert_eq!(c.found("question"), 8, "every synced message is indexed");
+    support::assert_foreign_keys_hold(c.store.conn());
 }
 
 #[test]
@@ -161,6 +162,7 @@ fn a_uidvalidity_reset_creates_no_duplicate() {
     assert_eq!(r.fetched, 7);
     assert_eq!(r.summary.duplicates, 6);
     assert_eq!(c.count(), 7);
+    support::assert_foreign_keys_hold(c.store.conn());
 }
 
 #[test]
@@ -211,6 +213,7 @@ fn a_server_stopped_mid_sync_loses_and_duplicates_nothing() {
         .unwrap();
     assert_eq!(distinct, total as i64);
     assert_eq!(c.found("question"), total, "every message is indexed once");
+    support::assert_foreign_keys_hold(c.store.conn());
 }
 
 #[test]
