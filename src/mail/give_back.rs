@@ -13,13 +13,21 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 pub struct GiveBack<T> {
     send: Sender<Vec<T>>,
     done: Vec<T>,
+    /// What `done` holds, in bytes of raw mail.
+    bytes: usize,
 }
 
 /// The parsing side: frees what came back.
 pub struct TakeBack<T>(Receiver<Vec<T>>);
 
-/// Items handed back together: one channel operation per group, not per message.
+/// Items handed back together: one channel operation per group, not per message…
 const GROUP: usize = 32;
+/// …or fewer, once they hold this many bytes: memory the sync has counted as given back
+/// (imap::InFlight) waits to be freed, so a group stays small.
+const GROUP_BYTES: usize = 1 << 20;
+/// A message this large is freed at once, where it was stored: one lock for a rare message,
+/// and its memory is not held while it travels back.
+const LARGE: usize = 256 << 10;
 
 pub fn channel_pair<T>() -> (GiveBack<T>, TakeBack<T>) {
     let (send, recv) = channel();
@@ -27,20 +35,28 @@ pub fn channel_pair<T>() -> (GiveBack<T>, TakeBack<T>) {
         GiveBack {
             send,
             done: Vec::new(),
+            bytes: 0,
         },
         TakeBack(recv),
     )
 }
 
 impl<T> GiveBack<T> {
-    pub fn push(&mut self, item: T) {
+    /// Hands back `item`, which holds `bytes` of raw mail.
+    pub fn push(&mut self, item: T, bytes: usize) {
+        if bytes >= LARGE {
+            drop(item);
+            return;
+        }
         self.done.push(item);
-        if self.done.len() >= GROUP {
+        self.bytes += bytes;
+        if self.done.len() >= GROUP || self.bytes >= GROUP_BYTES {
             self.flush();
         }
     }
 
     fn flush(&mut self) {
+        self.bytes = 0;
         // Once the parser has stopped, the group comes back and is dropped here.
         let _ = self.send.send(std::mem::take(&mut self.done));
     }

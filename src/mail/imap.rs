@@ -1178,7 +1178,8 @@ fn store_all(
                     batch_stored += 1;
                     state.last_uid = state.last_uid.max(uid);
                     stored = true;
-                    give_back.push((raw, prepared));
+                    let len = raw.len();
+                    give_back.push((raw, prepared), len);
                 }
             }
         }

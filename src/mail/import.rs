@@ -111,7 +111,8 @@ pub fn import(
                         report
                             .summary
                             .add(&r.outcome, r.class, r.parse_error.is_some());
-                        give_back.push((raw, prepared));
+                        let len = raw.len();
+                        give_back.push((raw, prepared), len);
                     }
                     drop(batch);
                     Store::commit_unindexed(tx)?;
