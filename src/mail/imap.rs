@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::secret::Secret;
 use crate::store::{self, Store, sync::SyncState};
 
-use super::give_back;
+use super::groups::{self, Groups};
 use super::ingest::{Ingest, Prepared, RawMessage, Summary};
 
 /// How a connection is protected.
@@ -504,54 +504,8 @@ enum Raw {
     Failed(SyncError),
 }
 
-/// Items on their way to the next stage, handed on in groups: one channel operation, and at
-/// most one thread wake-up, per group rather than per message. On 10,000 small messages the
-/// wake-ups alone cost more CPU time than fetching them did.
-struct Groups<T> {
-    send: SyncSender<Vec<T>>,
-    buf: Vec<T>,
-    bytes: usize,
-}
-
-impl<T> Groups<T> {
-    /// At most this many items, or about this many bytes, wait for the next stage.
-    const ITEMS: usize = 32;
-    const BYTES: usize = 1 << 20;
-
-    fn new(send: SyncSender<Vec<T>>) -> Self {
-        Groups {
-            send,
-            buf: Vec::with_capacity(Self::ITEMS),
-            bytes: 0,
-        }
-    }
-
-    /// Queues `item` (`bytes` long); false once the next stage has stopped.
-    fn push(&mut self, item: T, bytes: usize) -> bool {
-        self.buf.push(item);
-        self.bytes += bytes;
-        if self.buf.len() >= Self::ITEMS || self.bytes >= Self::BYTES {
-            return self.flush();
-        }
-        true
-    }
-
-    /// Hands on what waits; false once the next stage has stopped.
-    fn flush(&mut self) -> bool {
-        if self.buf.is_empty() {
-            return true;
-        }
-        self.bytes = 0;
-        let group = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::ITEMS));
-        self.send.send(group).is_ok()
-    }
-}
-
-impl<T> Drop for Groups<T> {
-    fn drop(&mut self) {
-        self.flush();
-    }
-}
+/// The fetcher's side of the channel to the parser.
+type RawGroups = Groups<Raw, SyncSender<Vec<Raw>>>;
 
 /// Bytes of fetched mail on their way from the fetcher to the store. The fetcher waits while
 /// [`InFlight::MAX`] are (a larger message goes alone), so that memory stays bounded when the
@@ -635,7 +589,7 @@ impl InFlight {
 /// message does not fit, that group goes on first. (Before, a message over 31 MiB behind small
 /// ones in an unsent group waited for bytes the fetcher itself held, for ever.) False once the
 /// store has stopped.
-fn make_room(in_flight: &InFlight, send: &mut Groups<Raw>, len: usize) -> bool {
+fn make_room(in_flight: &InFlight, send: &mut RawGroups, len: usize) -> bool {
     if in_flight.fits(len).is_none() && !send.flush() {
         return false;
     }
@@ -655,7 +609,7 @@ enum Fetched {
 }
 
 /// A message the store is done with, handed back to the parsing thread to be freed there
-/// (give_back).
+/// (groups::give_back).
 type Spent = (Vec<u8>, Box<Prepared>);
 
 /// Asks the kernel to treat the calling thread as a batch job: it keeps its share of the CPU,
@@ -839,7 +793,7 @@ pub fn sync_connected(
         // smooth the stages' pace; or as many large ones (a group of its own each).
         let (raw_send, raw_recv) = sync_channel::<Vec<Raw>>(8);
         let (send, recv) = sync_channel::<Vec<Fetched>>(4);
-        let (give_back, take_back) = give_back::channel_pair::<Spent>();
+        let (give_back, take_back) = groups::give_back::<Spent>();
         let in_flight = InFlight::default();
         let result = std::thread::scope(|scope| {
             let session = &mut session;
@@ -852,7 +806,7 @@ pub fn sync_connected(
             });
             let parser = scope.spawn(move || {
                 for group in raw_recv {
-                    // Freed here, where it was parsed (give_back).
+                    // Freed here, where it was parsed (groups::give_back).
                     take_back.free();
                     let out = group
                         .into_iter()
@@ -990,7 +944,7 @@ fn fetch_all(
     session: &mut Session,
     s: &ImapSettings,
     batches: &[&[u32]],
-    send: &mut Groups<Raw>,
+    send: &mut RawGroups,
     in_flight: &InFlight,
 ) {
     for &chunk in batches {
@@ -1120,7 +1074,7 @@ fn store_all(
     ingest: &Ingest,
     s: &ImapSettings,
     state: &mut SyncState,
-    (recv, mut give_back): (Receiver<Vec<Fetched>>, give_back::GiveBack<Spent>),
+    (recv, mut give_back): (Receiver<Vec<Fetched>>, groups::GiveBack<Spent>),
     (pace, in_flight): (&store::indexer::Pace, &InFlight),
     now: &dyn Fn() -> i64,
     report: &mut SyncReport,
@@ -1173,12 +1127,12 @@ fn store_all(
                     report
                         .summary
                         .add(&r.outcome, r.class, r.parse_error.is_some());
-                    in_flight.give(raw.len());
+                    let len = raw.len();
+                    in_flight.give(len);
                     report.fetched += 1;
                     batch_stored += 1;
                     state.last_uid = state.last_uid.max(uid);
                     stored = true;
-                    let len = raw.len();
                     give_back.push((raw, prepared), len);
                 }
             }

@@ -53,11 +53,11 @@ pub fn import(
     // The channel is bounded so that memory stays flat however large the import.
     let (send, recv) =
         std::sync::mpsc::sync_channel::<(usize, std::io::Result<(Vec<u8>, Prepared)>)>(64);
-    let (mut give_back, take_back) = super::give_back::channel_pair();
+    let (mut give_back, take_back) = super::groups::give_back();
     std::thread::scope(|scope| -> store::Result<()> {
         scope.spawn(move || {
             for (i, item) in items.iter().enumerate() {
-                // Freed here, where it was read and parsed (give_back).
+                // Freed here, where it was read and parsed (groups::give_back).
                 take_back.free();
                 let r = scan.read(item).map(|raw| {
                     let prepared = ingest.prepare(&raw);

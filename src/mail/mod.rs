@@ -3,7 +3,7 @@
 
 pub mod attachments;
 mod fetch;
-mod give_back;
+mod groups;
 pub mod imap;
 pub mod import;
 pub mod ingest;
