@@ -139,6 +139,7 @@ fn the_demo_mailbox_imports_twice_with_the_right_threads_classes_and_bytes() {
     }
     let distinct: BTreeSet<i64> = ticket_of_thread.values().copied().collect();
     assert_eq!(distinct.len(), threads.len(), "two threads share a ticket");
+    // The import (another process) stored without SQLite checking foreign keys.
     support::assert_foreign_keys_hold(s.conn());
 
     // Machine mail (newsletter, alert, notification, out-of-office, bounce) is set aside as

@@ -65,6 +65,8 @@ fn import_demo(dir: &Path, config_text: &str) -> (Store, Snapshot) {
         &mut |_, _| {},
     )
     .unwrap();
+    // Imported without SQLite checking foreign keys: they hold, and the checks are back on.
+    support::assert_foreign_keys_hold(store.conn());
     let rows = tickets::list(store.conn(), &Default::default()).unwrap();
     let snap = rows
         .into_iter()

@@ -2,7 +2,8 @@
 //! app above it. One file per table family; each query is written once, beside its row type.
 //!
 //! The file is created with mode 0600 (its directory 0700), opened in WAL mode with foreign
-//! keys on and a busy timeout, so that two `helpdesk` processes can share it: writers use short
+//! keys on (off while a sync or an import stores: `Store::without_foreign_key_checks`) and a
+//! busy timeout, so that two `helpdesk` processes can share it: writers use short
 //! `BEGIN IMMEDIATE` transactions and wait for each other instead of failing.
 
 pub mod db;
@@ -220,19 +221,29 @@ impl Store {
     /// fail there; a sync or an import spent 8% of its storing thread's instructions on it
     /// (the thread that sets a sync's pace): a parent lookup for every message, event, draft,
     /// participant and attachment. Tests check the store's foreign keys after syncs and
-    /// imports (`PRAGMA foreign_key_check`). `f` must leave no transaction open (the setting
-    /// is ignored inside one); a panic in `f` leaves the checks off until this connection is
-    /// closed.
-    pub fn without_foreign_key_checks<R>(&mut self, f: impl FnOnce(&mut Store) -> R) -> R {
+    /// imports (`PRAGMA foreign_key_check`). The checks come back on however `f` ends, a
+    /// panic included; a transaction `f` left open (where the setting would be ignored) is
+    /// rolled back first.
+    pub(crate) fn without_foreign_key_checks<R>(&mut self, f: impl FnOnce(&mut Store) -> R) -> R {
         if let Err(e) = self.conn.execute_batch("PRAGMA foreign_keys = OFF") {
             tracing::debug!(error = %e, "foreign key checks stay on");
         }
-        let out = f(self);
-        debug_assert!(self.conn.is_autocommit(), "a transaction was left open");
-        if let Err(e) = self.conn.execute_batch("PRAGMA foreign_keys = ON") {
-            tracing::warn!(error = %e, "foreign key checks could not be turned on again");
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        if !self.conn.is_autocommit() {
+            tracing::error!("a bulk write left its transaction open: rolled back");
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
-        out
+        let on = self
+            .conn
+            .execute_batch("PRAGMA foreign_keys = ON")
+            .and_then(|()| self.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)));
+        if !matches!(on, Ok(true)) {
+            tracing::error!(result = ?on, "foreign key checks could not be turned on again");
+        }
+        match out {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     /// Copies what the write-ahead log of `schema` ("main" or "search") holds into its file,
@@ -360,4 +371,64 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     options.mode(0o600);
     options.open(path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event for a ticket that does not exist.
+    fn orphan(conn: &Connection) -> rusqlite::Result<usize> {
+        conn.execute(
+            "INSERT INTO events (ticket_id, at, kind, detail) VALUES (999, 0, 'x', 'y')",
+            [],
+        )
+    }
+
+    fn checks_on(store: &Store) -> bool {
+        store
+            .conn()
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn foreign_key_checks_come_back_however_a_bulk_write_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        assert!(
+            orphan(store.conn()).is_err(),
+            "checked outside a bulk write"
+        );
+
+        // Unchecked inside, and a failure rolls back what it wrote.
+        let r: Result<()> = store.without_foreign_key_checks(|s| {
+            let tx = s.write()?;
+            orphan(&tx)?;
+            Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        });
+        assert!(r.is_err());
+        assert!(checks_on(&store));
+        assert!(orphan(store.conn()).is_err());
+
+        // A transaction left open is rolled back, then the checks are on again.
+        store.without_foreign_key_checks(|s| {
+            s.conn().execute_batch("BEGIN").unwrap();
+            orphan(s.conn()).unwrap();
+        });
+        assert!(checks_on(&store));
+        let events: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 0);
+
+        // A panic inside.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.without_foreign_key_checks(|_| panic!("storing failed"))
+        }));
+        assert!(caught.is_err());
+        assert!(checks_on(&store));
+        assert!(orphan(store.conn()).is_err());
+    }
 }
