@@ -346,6 +346,10 @@ fn a_search_file_of_the_older_layout_with_a_prefix_index_is_rebuilt_without_it()
              content = '', contentless_delete = 1,
              tokenize = 'unicode61 remove_diacritics 2',
              prefix = '3');
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+         INSERT INTO messages_fts (rowid, subject, sender, body_text)
+             SELECT i + 1000, 'old', 'old', printf('distinct%d words%d of an old index', i, i)
+             FROM n;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -365,6 +369,11 @@ fn a_search_file_of_the_older_layout_with_a_prefix_index_is_rebuilt_without_it()
         .query_row("PRAGMA search.user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, 2);
+    // The old index's pages went back to the disk.
+    let free: i64 = c
+        .query_row("PRAGMA search.freelist_count", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(free, 0);
     // Indexed again, and found as a word and by its three-letter prefix.
     assert_eq!(found(c, "quokka"), ["TKT-2026-00001"]);
     assert_eq!(found(c, "quo"), ["TKT-2026-00001"]);

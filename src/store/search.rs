@@ -70,9 +70,10 @@ pub(super) fn attach(conn: &Connection, path: &Path) -> Result<()> {
     // Both files' write locks (rare: a new or replaced index), taken before looking again:
     // another process may have created the tables meanwhile.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let created = (|| -> Result<()> {
+    // Whether tables of an index that no longer counts were dropped (their pages are free).
+    let created = (|| -> Result<bool> {
         if belongs(conn)? {
-            return Ok(());
+            return Ok(false);
         }
         // Emptied only when it is one of ours (or holds nothing): the path is derived from the
         // store's name and might name some other database.
@@ -126,14 +127,27 @@ pub(super) fn attach(conn: &Connection, path: &Path) -> Result<()> {
              PRAGMA search.application_id = {APPLICATION_ID};
              PRAGMA search.user_version = {SEARCH_VERSION};"
         ))?;
-        Ok(())
+        Ok(has_tables)
     })();
-    match created {
-        Ok(()) => conn.execute_batch("COMMIT")?,
+    let emptied = match created {
+        Ok(emptied) => {
+            conn.execute_batch("COMMIT")?;
+            emptied
+        }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(e);
         }
+    };
+    if emptied {
+        // The old index's pages are free but still in the file: given back to the disk now,
+        // while the new index is empty and copying it costs nothing. Not waited for: with
+        // another connection reading the file, it keeps its free pages.
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        if let Err(e) = conn.execute_batch("VACUUM search") {
+            tracing::debug!(error = %e, "the search file keeps its free pages");
+        }
+        conn.busy_timeout(super::BUSY_TIMEOUT)?;
     }
     tracing::info!(path = %path.display(), "search index created; every message is indexed again");
     Ok(())
