@@ -828,20 +828,18 @@ pub fn sync_connected(
             let stored = store::indexer::with_indexer(store, total, |store, pace| {
                 // Whatever stops the store, a panic included, the fetcher must not wait for it.
                 let _close = store::indexer::OnDrop(|| in_flight.close());
-                let stored = store.without_foreign_key_checks(|store| {
-                    store_all(
-                        store,
-                        ingest,
-                        s,
-                        &mut state,
-                        (recv, give_back),
-                        (pace, in_flight),
-                        now,
-                        &mut report,
-                        progress,
-                        total,
-                    )
-                });
+                let stored = store_all(
+                    store,
+                    ingest,
+                    s,
+                    &mut state,
+                    (recv, give_back),
+                    (pace, in_flight),
+                    now,
+                    &mut report,
+                    progress,
+                    total,
+                );
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "stored");
                 stored
             });

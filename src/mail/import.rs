@@ -71,57 +71,55 @@ pub fn import(
         let mut recv = recv.into_iter().peekable();
         let mut done = 0u64;
         // A second thread indexes each committed batch for search while the next is stored.
-        store::indexer::with_indexer(store, total, |store, pace| {
-            store.without_foreign_key_checks(|store| -> store::Result<()> {
-                while recv.peek().is_some() {
-                    let tx = store.write()?;
-                    // The ingest statements, prepared once for the batch (store::db).
-                    let batch = store::db::Batch::new(&tx);
-                    let before = done;
-                    let (mut n, mut bytes) = (0, 0);
-                    while n < BATCH && bytes < BATCH_BYTES {
-                        let Some((i, r)) = recv.next() else { break };
-                        n += 1;
-                        done += 1;
-                        let item = &items[i];
-                        let (raw, prepared) = match r {
-                            Ok(x) => x,
-                            Err(e) => {
-                                report.skipped.push(Skipped {
-                                    what: scan.describe(item),
-                                    error: e.to_string(),
-                                });
-                                continue;
-                            }
-                        };
-                        bytes += raw.len();
-                        let label = format!("{source}:{}", scan.describe(item));
-                        let r = ingest.store(
-                            &batch,
-                            &RawMessage {
-                                bytes: &raw,
-                                source: &label,
-                                mailbox: None,
-                                uidvalidity: None,
-                                uid: None,
-                            },
-                            &prepared,
-                            now(),
-                        )?;
-                        report
-                            .summary
-                            .add(&r.outcome, r.class, r.parse_error.is_some());
-                        let len = raw.len();
-                        give_back.push((raw, prepared), len);
-                    }
-                    drop(batch);
-                    Store::commit_unindexed(tx)?;
-                    pace.stored(done - before);
-                    progress(done, total);
-                    pace.wait_for_indexer();
+        store::indexer::with_indexer(store, total, |store, pace| -> store::Result<()> {
+            while recv.peek().is_some() {
+                let tx = store.write()?;
+                // The ingest statements, prepared once for the batch (store::db).
+                let batch = store::db::Batch::new(&tx);
+                let before = done;
+                let (mut n, mut bytes) = (0, 0);
+                while n < BATCH && bytes < BATCH_BYTES {
+                    let Some((i, r)) = recv.next() else { break };
+                    n += 1;
+                    done += 1;
+                    let item = &items[i];
+                    let (raw, prepared) = match r {
+                        Ok(x) => x,
+                        Err(e) => {
+                            report.skipped.push(Skipped {
+                                what: scan.describe(item),
+                                error: e.to_string(),
+                            });
+                            continue;
+                        }
+                    };
+                    let len = raw.len();
+                    bytes += len;
+                    let label = format!("{source}:{}", scan.describe(item));
+                    let r = ingest.store(
+                        &batch,
+                        &RawMessage {
+                            bytes: &raw,
+                            source: &label,
+                            mailbox: None,
+                            uidvalidity: None,
+                            uid: None,
+                        },
+                        &prepared,
+                        now(),
+                    )?;
+                    report
+                        .summary
+                        .add(&r.outcome, r.class, r.parse_error.is_some());
+                    give_back.push((raw, prepared), len);
                 }
-                Ok(())
-            })
+                drop(batch);
+                Store::commit_unindexed(tx)?;
+                pace.stored(done - before);
+                progress(done, total);
+                pace.wait_for_indexer();
+            }
+            Ok(())
         })
     })?;
     Ok(report)

@@ -11,7 +11,8 @@ use super::{Result, Store};
 /// Runs `store_side` (which commits with [`Store::commit_unindexed`] and reports each commit
 /// to the [`Pace`]) while a thread indexes what it commits; returns once both are done. A
 /// failure to index is logged, not returned: the messages are stored, and the next open of the
-/// store indexes them.
+/// store indexes them. `store_side` is ingest (a sync's or an import's batches): it runs
+/// without SQLite checking foreign keys (`Store::without_foreign_key_checks`).
 pub fn with_indexer<R>(
     store: &mut Store,
     total: u64,
@@ -31,7 +32,7 @@ pub fn with_indexer<R>(
         let out = {
             // Likewise: the indexer must not wait for a store that panicked.
             let _done = OnDrop(|| pace.store_done());
-            store_side(store, pace)
+            store.without_foreign_key_checks(|store| store_side(store, pace))
         };
         // What the write-ahead log still holds goes into the store file now, while the
         // indexer finishes, rather than when the store is closed.

@@ -213,8 +213,9 @@ impl Store {
         Ok(tx)
     }
 
-    /// Runs `f`, the storing side of a sync or an import, without SQLite checking foreign keys,
-    /// then checks them again for every later write on this connection.
+    /// Runs `f`, the storing side of a sync or an import ([`indexer::with_indexer`] calls it),
+    /// without SQLite checking foreign keys, then checks them again for every later write on
+    /// this connection.
     ///
     /// Ingest writes rows that point at a ticket or a message it has just inserted or found
     /// in the same transaction, and tickets and messages are never deleted, so the check cannot
